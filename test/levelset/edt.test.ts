@@ -5,18 +5,7 @@ import {
   insideOutsideDistances,
   squaredDistanceToForeground,
 } from '../../src/levelset/edt.ts';
-
-/** Deterministic PRNG (mulberry32) so failures reproduce. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as rng } from '../../src/data/random.ts';
 
 function unravel(i: number, shape: readonly number[]): number[] {
   const c: number[] = [];
