@@ -1,0 +1,86 @@
+/**
+ * The one entry point for scans and label maps on disk: `readVolume` picks the reader from the file
+ * ending (or a folder for a DICOM series), `writeVolume` writes NIfTI / MetaImage / NRRD without
+ * ever leaving a partial file. Geometry is kept exactly (within the file format's precision: NIfTI
+ * stores it as float32), so a label map written for a scan overlays it in ITK-SNAP or 3D Slicer.
+ */
+import { InputError } from '../../errors.ts';
+import { voxelCount, type Volume } from '../volume.ts';
+import { writeAtomically } from './atomic.ts';
+import { readDicomSeries } from './dicom.ts';
+import { formatOf, knownEnding, WRITABLE_ENDINGS } from './formats.ts';
+import { readFastmriHdf5 } from './hdf5.ts';
+import { checkMetaImageDataFile, checkNifti, nonFiniteError } from './integrity.ts';
+import { readItkFile, writeItkFile } from './itk.ts';
+
+export { formatOf, WRITABLE_ENDINGS, type ImageFormat } from './formats.ts';
+export { writeAtomically } from './atomic.ts';
+
+/** Throws InputError naming `file` when a floating-point volume holds NaN or infinite voxels. */
+export function checkFinite(vol: Volume, file: string): void {
+  const data = vol.data;
+  if (!(data instanceof Float32Array || data instanceof Float64Array)) return;
+  for (let i = 0; i < data.length; i++) {
+    if (!Number.isFinite(data[i]!)) throw nonFiniteError(file, i, data[i]!, vol.shape);
+  }
+}
+
+/** Reads a scan or label map: .nii/.nii.gz, .mhd(+.raw)/.mha, .nrrd, fastMRI .h5, or a DICOM series folder. */
+export async function readVolume(path: string): Promise<Volume> {
+  const format = formatOf(path);
+  let vol: Volume;
+  switch (format) {
+    case 'dicom':
+      vol = await readDicomSeries(path);
+      break;
+    case 'hdf5':
+      vol = await readFastmriHdf5(path);
+      break;
+    case 'nifti':
+      checkNifti(path);
+      vol = await readItkFile(path);
+      break;
+    case 'metaimage':
+      if (path.toLowerCase().endsWith('.mhd')) checkMetaImageDataFile(path);
+      vol = await readItkFile(path);
+      break;
+    case 'nrrd':
+      vol = await readItkFile(path);
+      break;
+  }
+  checkFinite(vol, path);
+  return vol;
+}
+
+/**
+ * Writes `vol` to `path` (.nii.gz, .nii, .mhd, .mha, .nrrd) in its own voxel type. The file appears
+ * complete or not at all: it is written in a temporary folder next to `path` and then renamed.
+ */
+export async function writeVolume(path: string, vol: Volume): Promise<void> {
+  const ending = knownEnding(path);
+  if (!ending || !(WRITABLE_ENDINGS as readonly string[]).includes(ending)) {
+    throw new InputError(path, 'unsupported file ending for writing', `use one of ${WRITABLE_ENDINGS.join(', ')}`);
+  }
+  if (vol.data.length !== voxelCount(vol.shape)) {
+    throw new InputError(path, `volume has ${vol.data.length} voxels for shape ${vol.shape.join('x')}`, 'fix the volume before writing');
+  }
+  checkFinite(vol, path);
+  await writeAtomically(path, (tmp) => writeItkFile(tmp, vol));
+}
+
+/**
+ * Writes a label map as integers: uint8 when every value fits 0..255, else int16 (nnU-Net's and
+ * ITK-SNAP's usual label types). Non-integer or out-of-range values are an error, not rounded.
+ */
+export async function writeLabelMap(path: string, labels: Volume): Promise<void> {
+  let min = 0;
+  let max = 0;
+  for (const v of labels.data) {
+    if (!Number.isInteger(v)) throw new InputError(path, `label map holds the non-integer value ${v}`, 'labels must be integers');
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  if (min < -32768 || max > 32767) throw new InputError(path, `label values ${min}..${max} do not fit int16`, 'renumber the labels');
+  const data = min >= 0 && max <= 255 ? Uint8Array.from(labels.data) : Int16Array.from(labels.data);
+  await writeVolume(path, { ...labels, data });
+}
