@@ -1,0 +1,192 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  localThickness,
+  localThicknessOnGrid,
+  plateThickness,
+  thicknessStats,
+  type Shape3,
+  type Spacing3,
+} from '../../src/infer/thickness.ts';
+import { mulberry32 } from '../../src/data/random.ts';
+
+function make(shape: Shape3, inside: (x: number, y: number, z: number) => boolean): Uint8Array {
+  const m = new Uint8Array(shape[0] * shape[1] * shape[2]);
+  for (let z = 0; z < shape[2]; z++)
+    for (let y = 0; y < shape[1]; y++)
+      for (let x = 0; x < shape[0]; x++) if (inside(x, y, z)) m[x + shape[0] * (y + shape[1] * z)] = 1;
+  return m;
+}
+
+test('slabs of constant thickness along each axis, anisotropic spacing: exact at supersample 2', () => {
+  const spacing: Spacing3 = [0.5, 0.3, 0.7];
+  const shape: Shape3 = [16, 18, 14];
+  for (let axis = 0; axis < 3; axis++) {
+    for (const n of [1, 4, 5, 6]) {
+      // The slab spans the whole image across the other two axes: the image border is not background.
+      const m = make(shape, (...p) => p[axis]! >= 3 && p[axis]! < 3 + n);
+      const { map, stats } = plateThickness(m, shape, spacing);
+      const want = n * spacing[axis]!;
+      for (let i = 0; i < m.length; i++) {
+        if (m[i]) assert.ok(Math.abs(map[i]! - want) < 1e-5, `axis ${axis} n ${n}: ${map[i]} vs ${want}`);
+        else assert.equal(map[i], 0);
+      }
+      assert.ok(Math.abs(stats.meanMm - want) < 1e-5 && Math.abs(stats.maxMm - want) < 1e-5);
+    }
+  }
+});
+
+test('6 voxels at 0.5 mm read 3 mm; without supersampling an odd count reads one voxel thicker', () => {
+  const shape: Shape3 = [10, 10, 14];
+  const six = make(shape, (_x, _y, z) => z >= 2 && z < 8);
+  assert.ok(Math.abs(plateThickness(six, shape, [0.5, 0.5, 0.5]).stats.medianMm - 3) < 1e-6);
+  const five = make(shape, (_x, _y, z) => z >= 2 && z < 7);
+  assert.ok(Math.abs(plateThickness(five, shape, [0.5, 0.5, 0.5]).stats.medianMm - 2.5) < 1e-6);
+  const coarse = plateThickness(five, shape, [0.5, 0.5, 0.5], { supersample: 1 }).stats.medianMm;
+  assert.ok(Math.abs(coarse - 3) < 1e-6);
+});
+
+test('tilted slab of constant thickness: mean and median within half a voxel', () => {
+  const h = 0.5;
+  const T = 3;
+  const shape: Shape3 = [60, 6, 40];
+  for (const angle of [0.3, 0.6]) {
+    const m = make(
+      shape,
+      (x, _y, z) => Math.abs(Math.sin(angle) * x * h + Math.cos(angle) * z * h - 10) < T / 2,
+    );
+    const { stats } = plateThickness(m, shape, [h, h, h]);
+    assert.ok(Math.abs(stats.meanMm - T) < h / 2, `angle ${angle}: mean ${stats.meanMm}`);
+    assert.ok(Math.abs(stats.medianMm - T) < h / 2, `angle ${angle}: median ${stats.medianMm}`);
+  }
+});
+
+test('wedge of linearly varying thickness: each column within half a voxel of the exact local thickness', () => {
+  // Solid between the plane z = 0 and the plane z = t(x) (mm, z from the bottom face), voxelized at
+  // voxel centres. Its exact local thickness: the largest ball touching both planes at x' has radius
+  // r(x') = t(x') cos(a) / (1 + cos(a)), tan(a) = dt/dx, and p is covered by it if |p - c(x')| < r(x').
+  const shape: Shape3 = [200, 2, 20];
+  const h: Spacing3 = [0.4, 0.4, 0.6];
+  const z0 = 2 * h[2];
+  const slope = 3.6 / 80;
+  const t = (x: number) => 2.4 + slope * x;
+  const m = make(shape, (x, _y, z) => {
+    const zc = (z + 0.5) * h[2];
+    return zc >= z0 && zc < z0 + t((x + 0.5) * h[0]);
+  });
+  const ca = Math.cos(Math.atan(slope));
+  const r = (x: number) => (t(x) * ca) / (1 + ca);
+  const exact = (x: number, z: number) => {
+    let best = 0;
+    for (let xc = x - 4; xc <= x + 4; xc += 0.002) {
+      const rc = r(xc);
+      if ((x - xc) ** 2 + (z - rc) ** 2 < rc * rc) best = Math.max(best, 2 * rc);
+    }
+    return best;
+  };
+  const map = localThickness(m, shape, h);
+  let previous = 0;
+  for (let x = 15; x < 185; x += 5) {
+    let got = 0;
+    let want = 0;
+    let c = 0;
+    for (let z = 0; z < shape[2]; z++) {
+      const i = x + shape[0] * shape[1] * z;
+      if (!m[i]) continue;
+      got += map[i]!;
+      want += exact((x + 0.5) * h[0], (z + 0.5) * h[2] - z0);
+      c++;
+    }
+    assert.ok(Math.abs(got / c - want / c) < h[2] / 2, `column ${x}: ${got / c} vs ${want / c}`);
+    assert.ok(got / c >= previous - h[2] / 2);
+    previous = got / c;
+  }
+});
+
+/**
+ * The definition verbatim: all-pairs radii, then the largest diameter of any open ball containing p
+ * (the 1e-9 keeps points exactly on a sphere, ties up to rounding, outside it).
+ */
+function bruteLocalThickness(mask: Uint8Array, shape: Shape3, sp: Spacing3): Float64Array {
+  const n = mask.length;
+  const pos = (i: number) => [
+    (i % shape[0]) * sp[0],
+    (Math.floor(i / shape[0]) % shape[1]) * sp[1],
+    Math.floor(i / (shape[0] * shape[1])) * sp[2],
+  ];
+  const d2 = (a: number[], b: number[]) => (a[0]! - b[0]!) ** 2 + (a[1]! - b[1]!) ** 2 + (a[2]! - b[2]!) ** 2;
+  const P = Array.from({ length: n }, (_, i) => pos(i));
+  const r2 = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    if (!mask[i]) continue;
+    let best = Infinity;
+    for (let j = 0; j < n; j++) if (!mask[j]) best = Math.min(best, d2(P[i]!, P[j]!));
+    r2[i] = best;
+  }
+  const tau = new Float64Array(n);
+  for (let c = 0; c < n; c++) {
+    if (!mask[c]) continue;
+    for (let p = 0; p < n; p++)
+      if (mask[p] && d2(P[p]!, P[c]!) < r2[c]! * (1 - 1e-9))
+        tau[p] = Math.max(tau[p]!, 2 * Math.sqrt(r2[c]!));
+  }
+  return tau;
+}
+
+test('ridge pruning and ball painting equal the brute-force definition on random shapes', () => {
+  const rng = mulberry32(8);
+  for (let trial = 0; trial < 12; trial++) {
+    const shape: Shape3 = [4 + Math.floor(rng() * 8), 4 + Math.floor(rng() * 8), 3 + Math.floor(rng() * 6)];
+    const sp: Spacing3 = [0.3 + rng(), 0.3 + rng(), 0.5 + rng()];
+    const m = new Uint8Array(shape[0] * shape[1] * shape[2]);
+    for (let k = 0; k < 4; k++) {
+      // Random ellipsoids, so there are thick and thin parts and several ridge points.
+      const c = shape.map((s) => rng() * s);
+      const ax = shape.map((s) => 1 + rng() * s * 0.6);
+      for (let i = 0; i < m.length; i++) {
+        const p = [i % shape[0], Math.floor(i / shape[0]) % shape[1], Math.floor(i / (shape[0] * shape[1]))];
+        if (p.reduce((s, v, a) => s + ((v - c[a]!) / ax[a]!) ** 2, 0) < 1) m[i] = 1;
+      }
+    }
+    if (m.every((v) => v === 1)) m[0] = 0;
+    const got = localThicknessOnGrid(m, shape, sp);
+    const want = bruteLocalThickness(m, shape, sp);
+    for (let i = 0; i < m.length; i++)
+      assert.ok(Math.abs(got[i]! - want[i]!) < 1e-5, `trial ${trial} voxel ${i}: ${got[i]} vs ${want[i]}`);
+  }
+});
+
+test('supersampled thickness is the mean over sub-voxels of the thickness of the upsampled mask', () => {
+  const rng = mulberry32(9);
+  const shape: Shape3 = [7, 6, 5];
+  const sp: Spacing3 = [0.4, 0.6, 0.9];
+  const m = new Uint8Array(7 * 6 * 5).map(() => (rng() < 0.6 ? 1 : 0));
+  const up: Shape3 = [14, 12, 10];
+  const mu = new Uint8Array(14 * 12 * 10);
+  for (let z = 0; z < 10; z++)
+    for (let y = 0; y < 12; y++)
+      for (let x = 0; x < 14; x++) mu[x + 14 * (y + 12 * z)] = m[(x >> 1) + 7 * ((y >> 1) + 6 * (z >> 1))]!;
+  const fine = localThicknessOnGrid(mu, up, [0.2, 0.3, 0.45]);
+  const got = localThickness(m, shape, sp);
+  for (let z = 0; z < 5; z++)
+    for (let y = 0; y < 6; y++)
+      for (let x = 0; x < 7; x++) {
+        let s = 0;
+        for (let c = 0; c < 8; c++)
+          s += fine[2 * x + (c & 1) + 14 * (2 * y + ((c >> 1) & 1) + 12 * (2 * z + (c >> 2)))]!;
+        const i = x + 7 * (y + 6 * z);
+        assert.ok(Math.abs(got[i]! - (m[i] ? s / 8 : 0)) < 1e-5, `voxel ${i}`);
+      }
+});
+
+test('stats: known values, empty plate gives NaN, full image has no background (NaN)', () => {
+  const map = Float32Array.from([0, 1, 2, 3, 4, 9]);
+  const mask = Uint8Array.from([0, 1, 1, 1, 1, 1]);
+  const s = thicknessStats(map, mask);
+  assert.deepEqual([s.meanMm, s.medianMm, s.maxMm, s.voxels], [19 / 5, 3, 9, 5]);
+  assert.ok(Math.abs(s.p95Mm - (4 + 0.8 * 5)) < 1e-12);
+  const empty = plateThickness(new Uint8Array(27), [3, 3, 3], [1, 1, 1]);
+  assert.ok(Number.isNaN(empty.stats.meanMm) && empty.map.every((v) => v === 0));
+  const full = plateThickness(new Uint8Array(27).fill(1), [3, 3, 3], [1, 1, 1]);
+  assert.ok(Number.isNaN(full.stats.meanMm));
+});
