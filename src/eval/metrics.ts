@@ -15,7 +15,8 @@ import type { VoxelArray } from '../data/volume.ts';
 import { diceFromOverlap, overlap } from './dice.ts';
 import {
   summarizeSurfaceDistances,
-  surfaceDistances,
+  surfacePair,
+  directedDistances,
   type Shape3,
   type Spacing3,
 } from './surface-distance.ts';
@@ -50,8 +51,9 @@ export interface StructureMetrics {
  */
 export function structureMetrics(pred: Mask, gt: Mask, shape: Shape3, spacing: Spacing3): StructureMetrics {
   const o = overlap(pred, gt);
-  const mm = summarizeSurfaceDistances(surfaceDistances(pred, gt, shape, spacing));
-  const vox = summarizeSurfaceDistances(surfaceDistances(pred, gt, shape, [1, 1, 1]));
+  const pair = surfacePair(pred, gt, shape);
+  const mm = summarizeSurfaceDistances(pair && directedDistances(pair, spacing));
+  const vox = summarizeSurfaceDistances(pair && directedDistances(pair, [1, 1, 1]));
   return {
     dice: diceFromOverlap(o),
     hd95Mm: mm.hd95,

@@ -104,16 +104,47 @@ function directed(from: Uint8Array, to: Uint8Array, shape: Shape3, spacing: Spac
   return out;
 }
 
-/** Both directed surface-distance sets, pred -> gt and gt -> pred; null when either mask is empty. */
+/** Both directed surface-distance sets, pred -> gt and gt -> pred. */
 export interface SurfaceDistances {
   predToGt: Float64Array;
   gtToPred: Float64Array;
 }
 
+/** The surfaces of two masks cropped to the bounding box of both (x fastest, `shape` of the crop). */
+export interface SurfacePair {
+  pred: Uint8Array;
+  gt: Uint8Array;
+  shape: Shape3;
+}
+
 /**
- * Directed surface distances between two 3-D masks, in the units of `spacing` (unit spacing gives
- * voxels). Works on the bounding box of both surfaces, which gives the same distances as the full grid
- * (the nearest surface voxel always lies in it) at a fraction of the cost.
+ * Surfaces of both masks, cropped to the bounding box of both surfaces: distances on the crop equal
+ * those on the full grid (the nearest surface voxel always lies in it) at a fraction of the cost.
+ * Null when either mask is empty (distances undefined).
+ */
+export function surfacePair(pred: Mask, gt: Mask, shape: Shape3): SurfacePair | null {
+  const n = shape[0] * shape[1] * shape[2];
+  if (pred.length !== n || gt.length !== n) {
+    throw new RangeError(`surfaceDistances: masks of ${pred.length} and ${gt.length} voxels, shape ${shape}`);
+  }
+  const sp = surfaceVoxels(pred, shape);
+  const sg = surfaceVoxels(gt, shape);
+  const box = boundingBox([sp, sg], shape);
+  if (!box || !sp.includes(1) || !sg.includes(1)) return null;
+  const bshape: Shape3 = [box.hi[0] - box.lo[0], box.hi[1] - box.lo[1], box.hi[2] - box.lo[2]];
+  return { pred: crop(sp, shape, box), gt: crop(sg, shape, box), shape: bshape };
+}
+
+/** Directed distances of a surface pair in the units of `spacing` (unit spacing gives voxels). */
+export function directedDistances(pair: SurfacePair, spacing: Spacing3): SurfaceDistances {
+  return {
+    predToGt: directed(pair.pred, pair.gt, pair.shape, spacing),
+    gtToPred: directed(pair.gt, pair.pred, pair.shape, spacing),
+  };
+}
+
+/**
+ * Directed surface distances between two 3-D masks, in the units of `spacing`.
  *
  * @param shape   [nx, ny, nz], x fastest
  * @param spacing [sx, sy, sz] in mm
@@ -125,18 +156,8 @@ export function surfaceDistances(
   shape: Shape3,
   spacing: Spacing3,
 ): SurfaceDistances | null {
-  const n = shape[0] * shape[1] * shape[2];
-  if (pred.length !== n || gt.length !== n) {
-    throw new RangeError(`surfaceDistances: masks of ${pred.length} and ${gt.length} voxels, shape ${shape}`);
-  }
-  const sp = surfaceVoxels(pred, shape);
-  const sg = surfaceVoxels(gt, shape);
-  const box = boundingBox([sp, sg], shape);
-  if (!box || !sp.includes(1) || !sg.includes(1)) return null;
-  const bshape: Shape3 = [box.hi[0] - box.lo[0], box.hi[1] - box.lo[1], box.hi[2] - box.lo[2]];
-  const cp = crop(sp, shape, box);
-  const cg = crop(sg, shape, box);
-  return { predToGt: directed(cp, cg, bshape, spacing), gtToPred: directed(cg, cp, bshape, spacing) };
+  const pair = surfacePair(pred, gt, shape);
+  return pair && directedDistances(pair, spacing);
 }
 
 function mean(a: Float64Array): number {
