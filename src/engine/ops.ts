@@ -32,7 +32,11 @@ export function tensor(
     throw new RangeError(`tensor: ${values.length} values do not fill shape [${shape.join(', ')}]`);
   const info = DTYPES[dtype];
   let view: ArrayBufferView;
-  if (ArrayBuffer.isView(values) && (values as TypedArray).BYTES_PER_ELEMENT === info.bytes && dtypeOfArray(values as TypedArray) === (dtype === 'bool' ? 'uint8' : dtype)) {
+  if (dtype === 'bool' && !isZeroOne(values)) {
+    // libtorch's bool is a byte holding exactly 0 or 1 (any other byte is undefined behaviour): map
+    // truthy values to 1 as torch.tensor(..., dtype=torch.bool) does
+    view = Uint8Array.from(values as ArrayLike<number>, (v) => (v ? 1 : 0));
+  } else if (ArrayBuffer.isView(values) && (values as TypedArray).BYTES_PER_ELEMENT === info.bytes && dtypeOfArray(values as TypedArray) === (dtype === 'bool' ? 'uint8' : dtype)) {
     view = values as TypedArray;
   } else if (dtype === 'int64') {
     view = BigInt64Array.from(Array.from(values as ArrayLike<number>, (v) => BigInt(Math.trunc(Number(v)))));
@@ -41,6 +45,12 @@ export function tensor(
     view = Ctor.from(values as ArrayLike<number>);
   }
   return new Tensor(native.fromData(view, shape, info.code, opts.device));
+}
+
+function isZeroOne(values: ArrayLike<number | bigint>): boolean {
+  if (!(values instanceof Uint8Array)) return false;
+  for (let i = 0; i < values.length; i++) if (values[i]! > 1) return false;
+  return true;
 }
 
 /** A 0-d tensor. */
