@@ -1,0 +1,34 @@
+/**
+ * Losses of the level-set branch (METHOD.md section 6).
+ *
+ * L_LS: mean squared error between f_LS and the ground-truth normalized SDF on labelled pixels. The
+ * paper writes a KL divergence (Eq. 15), undefined for signed values; MSE is what DTC uses
+ * (`mse_loss(outputs_tanh, gt_dis)`, HiLab-git/DTC code/train_la_dtc.py).
+ * L_C (Eq. 14): mean over labelled and unlabelled pixels of (p_i - S^-1(f_LS,i))^2, p_i the
+ * pixel-wise branch's probability of node i (for SSHCPS the unconditional probability of Eq. 8).
+ */
+import type { Tensor } from '../engine/index.ts';
+import { DEFAULT_TRANSFORM_K, levelSetToProbability } from './transform.ts';
+
+/**
+ * @param levelSet  [L, K, H, W] f_LS on the labelled slices
+ * @param sdf       [L, K, H, W] ground-truth normalized SDF
+ * @param weight    optional [L, K, H, W] 0/1 mask of the entries that are labelled (default: all)
+ */
+export function levelSetLoss(levelSet: Tensor, sdf: Tensor, weight?: Tensor): Tensor {
+  const se = levelSet.sub(sdf).square();
+  if (!weight) return se.mean();
+  return se.mul(weight).sum().div(weight.sum().clamp(1, null));
+}
+
+/**
+ * @param probability  [N, K, H, W] p_i from the pixel-wise branch
+ * @param levelSet     [N, K, H, W] f_LS
+ */
+export function consistencyLoss(
+  probability: Tensor,
+  levelSet: Tensor,
+  k: number = DEFAULT_TRANSFORM_K,
+): Tensor {
+  return probability.sub(levelSetToProbability(levelSet, k)).square().mean();
+}
