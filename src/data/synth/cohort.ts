@@ -1,0 +1,148 @@
+/**
+ * Writes a synthetic knee cohort in nnU-Net v2 layout:
+ *   DIR/dataset.json
+ *   DIR/imagesTr/knee_0000_0000.nii.gz ...   labelled and unlabelled training cases
+ *   DIR/labelsTr/knee_0000.nii.gz ...        labelled cases only
+ *   DIR/imagesTs/, DIR/labelsTs/             test cases
+ * Cases are rendered in worker threads (one per core). The cohort is written to a temporary folder
+ * that is renamed to DIR at the end, so a failed or interrupted run leaves nothing behind.
+ */
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import type { Worker } from 'node:worker_threads';
+import { ConfigError, InputError } from '../../errors.ts';
+import { writeDatasetJson } from '../dataset-json.ts';
+import { startTsWorker } from '../ts-worker.ts';
+import { DEFAULT_SYNTH_GRID, type SynthGrid } from './generate.ts';
+import type { SynthJob, SynthJobResult } from './job.ts';
+import { SYNTH_LABELS } from './tissues.ts';
+
+export interface CohortOptions {
+  readonly out: string;
+  readonly labelled: number;
+  readonly unlabelled: number;
+  readonly test: number;
+  readonly seed: number;
+  readonly grid?: SynthGrid;
+  /** worker threads (default: one per core, at most one per case) */
+  readonly workers?: number;
+  /** called after each case is written */
+  readonly onCase?: (done: number, total: number, result: SynthJobResult) => void;
+}
+
+export interface CohortSummary {
+  readonly dir: string;
+  readonly cases: { readonly id: string; readonly kind: SynthJob['kind']; readonly counts: number[] }[];
+  readonly seconds: number;
+}
+
+/** Case id of cohort index i. */
+export function synthCaseId(i: number): string {
+  return `knee_${String(i).padStart(4, '0')}`;
+}
+
+function checkCount(key: string, n: number): void {
+  if (!Number.isInteger(n) || n < 0) throw new ConfigError(key, `must be a whole number >= 0, got ${n}`);
+}
+
+function runPool(jobs: SynthJob[], workers: number, onResult: (r: SynthJobResult) => void): Promise<void> {
+  return new Promise((resolvePool, reject) => {
+    let next = 0;
+    let running = 0;
+    let failed = false;
+    const pool: Worker[] = [];
+    const finish = (err?: Error) => {
+      if (failed) return;
+      if (err) failed = true;
+      if (err || (next >= jobs.length && running === 0)) {
+        for (const w of pool) void w.terminate();
+        if (err) reject(err);
+        else resolvePool();
+      }
+    };
+    const feed = (w: Worker) => {
+      if (next >= jobs.length) return finish();
+      running++;
+      w.postMessage(jobs[next++]);
+    };
+    for (let i = 0; i < workers; i++) {
+      const w = startTsWorker(new URL('./worker.ts', import.meta.url));
+      pool.push(w);
+      w.on('message', (m: { ok: true; result: SynthJobResult } | { ok: false; error: string }) => {
+        running--;
+        if (!m.ok) return finish(new Error(m.error));
+        onResult(m.result);
+        feed(w);
+      });
+      w.on('error', (e) => finish(e));
+      feed(w);
+    }
+  });
+}
+
+export async function writeSynthCohort(opts: CohortOptions): Promise<CohortSummary> {
+  const t0 = performance.now();
+  checkCount('labeled', opts.labelled);
+  checkCount('unlabeled', opts.unlabelled);
+  checkCount('test', opts.test);
+  const grid = opts.grid ?? DEFAULT_SYNTH_GRID;
+  if (grid.shape.some((n) => !Number.isInteger(n) || n < 4))
+    throw new ConfigError('shape', `needs three whole numbers >= 4, got ${grid.shape.join(',')}`);
+  if (grid.spacing.some((s) => !(s > 0)))
+    throw new ConfigError('spacing', `needs three positive numbers, got ${grid.spacing.join(',')}`);
+  const out = resolve(opts.out);
+  if (existsSync(out) && readdirSync(out).length > 0) {
+    throw new InputError(out, 'exists and is not empty', 'choose a new folder or delete this one');
+  }
+  const tmp = `${out}.partial-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  for (const sub of [
+    'imagesTr',
+    opts.labelled > 0 ? 'labelsTr' : '',
+    opts.test > 0 ? 'imagesTs' : '',
+    opts.test > 0 ? 'labelsTs' : '',
+  ])
+    if (sub) mkdirSync(resolve(tmp, sub), { recursive: true });
+  const jobs: SynthJob[] = [];
+  const add = (kind: SynthJob['kind'], n: number) => {
+    for (let k = 0; k < n; k++) {
+      const index = jobs.length;
+      jobs.push({ dir: tmp, id: synthCaseId(index), index, seed: opts.seed, grid, kind });
+    }
+  };
+  add('labelled', opts.labelled);
+  add('unlabelled', opts.unlabelled);
+  add('test', opts.test);
+  const kinds = new Map(jobs.map((j) => [j.id, j.kind]));
+  const results: SynthJobResult[] = [];
+  try {
+    const workers = Math.max(1, Math.min(opts.workers ?? availableParallelism(), jobs.length));
+    if (jobs.length > 0) {
+      await runPool(jobs, workers, (r) => {
+        results.push(r);
+        opts.onCase?.(results.length, jobs.length, r);
+      });
+    }
+    writeDatasetJson(tmp, {
+      name: 'kneeseg-synthetic',
+      description: `Synthetic knee MR cohort (kneeseg synth, seed ${opts.seed}, shape ${grid.shape.join('x')}, spacing ${grid.spacing.join('x')} mm)`,
+      channel_names: { '0': 'MRI' },
+      labels: { ...SYNTH_LABELS },
+      file_ending: '.nii.gz',
+      numTraining: opts.labelled + opts.unlabelled,
+    });
+    mkdirSync(dirname(out), { recursive: true });
+    if (existsSync(out)) rmSync(out, { recursive: true }); // an empty folder
+    renameSync(tmp, out);
+  } catch (err) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw err;
+  }
+  results.sort((a, b) => a.id.localeCompare(b.id));
+  return {
+    dir: out,
+    cases: results.map((r) => ({ id: r.id, kind: kinds.get(r.id)!, counts: r.counts })),
+    seconds: (performance.now() - t0) / 1000,
+  };
+}

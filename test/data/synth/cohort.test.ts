@@ -1,0 +1,87 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { readDatasetJson } from '../../../src/data/dataset-json.ts';
+import { readVolume } from '../../../src/data/io/index.ts';
+import { writeSynthCohort } from '../../../src/data/synth/cohort.ts';
+import { renderCase } from '../../../src/data/synth/generate.ts';
+import { caseSeed } from '../../../src/data/synth/job.ts';
+import { LABEL_COLOURS, sliceFigurePng } from '../../../src/data/synth/render.ts';
+import { sampleSubject } from '../../../src/data/synth/subject.ts';
+import { sameGeometry } from '../../../src/data/volume.ts';
+import { InputError } from '../../../src/errors.ts';
+
+const grid = { shape: [12, 40, 40], spacing: [8, 2.8, 2.8] } as const;
+
+test('writes the nnU-Net layout; files hold the rendered case with its geometry', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'kneeseg-synth-'));
+  const out = join(root, 'cohort');
+  const summary = await writeSynthCohort({
+    out,
+    labelled: 2,
+    unlabelled: 1,
+    test: 1,
+    seed: 9,
+    grid,
+    workers: 2,
+  });
+  assert.deepEqual(readdirSync(out).sort(), ['dataset.json', 'imagesTr', 'imagesTs', 'labelsTr', 'labelsTs']);
+  assert.deepEqual(readdirSync(join(out, 'imagesTr')).sort(), [
+    'knee_0000_0000.nii.gz',
+    'knee_0001_0000.nii.gz',
+    'knee_0002_0000.nii.gz',
+  ]);
+  assert.deepEqual(readdirSync(join(out, 'labelsTr')).sort(), ['knee_0000.nii.gz', 'knee_0001.nii.gz']);
+  assert.deepEqual(readdirSync(join(out, 'imagesTs')), ['knee_0003_0000.nii.gz']);
+  assert.deepEqual(readdirSync(join(out, 'labelsTs')), ['knee_0003.nii.gz']);
+  const json = readDatasetJson(out);
+  assert.equal(json.numTraining, 3);
+  assert.deepEqual(json.channel_names, { '0': 'MRI' });
+  assert.equal(json.labels['patellar_cartilage'], 6);
+  assert.deepEqual(
+    summary.cases.map((c) => c.kind),
+    ['labelled', 'labelled', 'unlabelled', 'test'],
+  );
+  const expected = renderCase(sampleSubject(caseSeed(9, 3)), grid);
+  const label = await readVolume(join(out, 'labelsTs', 'knee_0003.nii.gz'));
+  const image = await readVolume(join(out, 'imagesTs', 'knee_0003_0000.nii.gz'));
+  assert.deepEqual(Array.from(label.data), Array.from(expected.label.data));
+  assert.deepEqual(Array.from(image.data), Array.from(expected.image.data));
+  assert.ok(sameGeometry(image, expected.image)); // NIfTI keeps spacing in float32
+  assert.ok(!readdirSync(root).some((f) => f.includes('partial')));
+});
+
+test('refuses a non-empty output folder and leaves it untouched', async () => {
+  const out = mkdtempSync(join(tmpdir(), 'kneeseg-synth-'));
+  writeFileSync(join(out, 'keep.txt'), 'x');
+  await assert.rejects(
+    writeSynthCohort({ out, labelled: 1, unlabelled: 0, test: 0, seed: 1, grid }),
+    InputError,
+  );
+  assert.deepEqual(readdirSync(out), ['keep.txt']);
+  assert.ok(!existsSync(`${out}.partial-${process.pid}`));
+});
+
+test('the slice figure shows grey values left and label colours right', () => {
+  const c = renderCase(sampleSubject(2), grid);
+  const png = PNG.sync.read(sliceFigurePng(c.image, c.label, { slice: 6, zoom: 2 }));
+  assert.equal(png.width, 2 * 40 * 2);
+  assert.equal(png.height, 40 * 2);
+  // find a femur pixel: its right half is tinted blue, its left half grey
+  const [nx, ny, nz] = c.label.shape;
+  let found = false;
+  for (let z = 0; z < nz && !found; z++)
+    for (let y = 0; y < ny && !found; y++) {
+      if (c.label.data[6 + nx * (y + ny * z)] !== 1) continue;
+      const r = (nz - 1 - z) * 2;
+      const left = (r * png.width + y * 2) * 4;
+      const right = left + 40 * 2 * 4;
+      assert.equal(png.data[left], png.data[left + 2]);
+      assert.ok(png.data[right + 2]! > png.data[right]! || LABEL_COLOURS[1]![2] < LABEL_COLOURS[1]![0]);
+      found = true;
+    }
+  assert.ok(found);
+});
