@@ -1,5 +1,6 @@
 /** The subcommands of `kneeseg`, one file each. Add a line here to add a subcommand. */
 import type { Command } from 'commander';
 import { inspectCommand } from './inspect.ts';
+import { synthCommand } from './synth.ts';
 
-export const subcommands: ((program: Command) => void)[] = [inspectCommand];
+export const subcommands: ((program: Command) => void)[] = [inspectCommand, synthCommand];
