@@ -2,5 +2,6 @@
 import type { Command } from 'commander';
 import { inspectCommand } from './inspect.ts';
 import { synthCommand } from './synth.ts';
+import { modelCommand } from './model.ts';
 
-export const subcommands: ((program: Command) => void)[] = [inspectCommand, synthCommand];
+export const subcommands: ((program: Command) => void)[] = [inspectCommand, synthCommand, modelCommand];
