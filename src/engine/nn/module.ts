@@ -54,9 +54,17 @@ export abstract class Module {
     return this.train(false);
   }
 
-  /** Parameters and buffers by PyTorch key. The tensors are the module's own (not copies). */
+  /**
+   * Parameters and buffers by PyTorch key, in PyTorch's order (each module's parameters, then its
+   * buffers, then its submodules'). The tensors are the module's own (not copies).
+   */
   stateDict(): Map<string, Tensor> {
-    return new Map([...this.namedParameters(), ...this.namedBuffers()]);
+    return new Map(this.#stateEntries(''));
+  }
+  *#stateEntries(prefix: string): Generator<[string, Tensor]> {
+    for (const [n, p] of this.#params) yield [prefix + n, p];
+    for (const [n, b] of this.#buffers) yield [prefix + n, b];
+    for (const [n, m] of this.#modules) yield* m.#stateEntries(`${prefix}${n}.`);
   }
 
   /** Copies values in; with `strict`, missing or unexpected keys and shape mismatches are errors. */
