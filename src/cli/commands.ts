@@ -1,7 +1,8 @@
 /** The subcommands of `kneeseg`, one file each. Add a line here to add a subcommand. */
 import type { Command } from 'commander';
+import { evaluateCommand } from './evaluate.ts';
 import { inspectCommand } from './inspect.ts';
 import { synthCommand } from './synth.ts';
 import { modelCommand } from './model.ts';
 
-export const subcommands: ((program: Command) => void)[] = [inspectCommand, synthCommand, modelCommand];
+export const subcommands: ((program: Command) => void)[] = [inspectCommand, synthCommand, modelCommand, evaluateCommand];
