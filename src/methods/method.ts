@@ -41,10 +41,17 @@ export interface Method {
   readonly twoStage: boolean;
   /** modules whose parameters the optimizer trains (saved in checkpoints under their names) */
   readonly modules: Record<string, Module>;
+  /**
+   * modules saved in checkpoints (under their names) but not given to the optimizer: EMA teachers,
+   * running statistics such as CLD's confidence banks. The method updates them itself (`afterStep`).
+   */
+  readonly frozen?: Record<string, Module>;
   /** the network used for validation and inference */
   readonly predictor: SegmentationModel;
   /** how the predictor's logits decode to leaf labels */
   readonly decoding: 'tree' | 'softmax';
+  /** the predictor's logits [N, C, H, W] -> leaf label map [N, H, W] int64 (0 background) */
+  decode(logits: Tensor): Tensor;
   step(batch: Batch, ctx: StepContext): LossTerms;
   /** after the optimizer step (EMA teachers) */
   afterStep?(ctx: StepContext): void;

@@ -1,12 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tensor } from '../../src/engine/index.ts';
+import { tensor, setNumThreads } from '../../src/engine/index.ts';
 import { defaultKneeTree, type LabelTree } from '../../src/hierarchy/tree.ts';
 import { cpLoss } from '../../src/hierarchy/cp-loss.ts';
 import { upLoss, logOneMinusUnconditional, log1mexpUnconditional } from '../../src/hierarchy/up-loss.ts';
 import { conditionalBceLoss } from '../../src/hierarchy/conditional-loss.ts';
 import { bruteLogObserved, bruteTargets, bruteUp } from './brute.ts';
 import { deepTree, gradientError, randomLogits, randomObservations } from './fixtures.ts';
+
+// tiny tensors: a second intra-op thread only adds contention when test files run side by side
+setNumThreads(1);
 
 const trees: [string, () => LabelTree][] = [
   ['knee', defaultKneeTree],

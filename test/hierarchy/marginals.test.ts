@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Adam, tensor } from '../../src/engine/index.ts';
+import { Adam, tensor, setNumThreads } from '../../src/engine/index.ts';
 import { defaultKneeTree, type LabelTree } from '../../src/hierarchy/tree.ts';
 import { nodeMarginals, statePosteriors, unconditionalProbability } from '../../src/hierarchy/marginals.ts';
 import { decodeTree } from '../../src/hierarchy/decode.ts';
@@ -8,6 +8,9 @@ import { cpLoss } from '../../src/hierarchy/cp-loss.ts';
 import { observedAt } from '../../src/hierarchy/targets.ts';
 import { bruteDecode, bruteMarginals } from './brute.ts';
 import { deepTree, randomLogits } from './fixtures.ts';
+
+// tiny tensors: a second intra-op thread only adds contention when test files run side by side
+setNumThreads(1);
 
 const trees: [string, () => LabelTree][] = [
   ['knee', defaultKneeTree],

@@ -1,0 +1,119 @@
+/**
+ * Pieces several methods share: splitting a batch, flat (softmax) class targets, the Dice loss of
+ * SSL4MIS, the consistency ramp, EMA teachers.
+ */
+import { crossEntropy, noGrad, oneHot, tensor, type Module, type Tensor } from '../engine/index.ts';
+import { InputError } from '../errors.ts';
+import type { LabelTree } from '../hierarchy/tree.ts';
+import { sigmoidRampup } from '../levelset/schedule.ts';
+
+/** The first `numLabeled` slices along dim 0, and the rest. */
+export function splitBatch(t: Tensor, numLabeled: number): { labelled: Tensor; unlabelled: Tensor } {
+  const n = t.size(0);
+  return { labelled: t.narrow(0, 0, numLabeled), unlabelled: t.narrow(0, numLabeled, n - numLabeled) };
+}
+
+/** Number of flat classes: background + one per leaf. */
+export function flatClassCount(tree: LabelTree): number {
+  return 1 + tree.leaves.length;
+}
+
+/**
+ * Leaf label map -> flat class indices (0 background, c = c-th leaf). Flat methods cannot use a label
+ * that observes only an inner node; they say so.
+ *
+ * @param labels  [L, H, W] int64
+ * @returns       [L, H, W] int64
+ */
+export function flatClasses(labels: Tensor, tree: LabelTree, source = 'label map'): Tensor {
+  const table = new Array<number>(tree.maxLabel + 1).fill(-1);
+  tree.flatClassLabels().forEach((v, c) => (table[v] = c));
+  if (labels.numel > 0 && (labels.min().item() < 0 || labels.max().item() > tree.maxLabel))
+    throw new InputError(
+      source,
+      'label values outside the label tree',
+      'map the dataset labels onto tree leaves',
+    );
+  const cls = tensor(table, [table.length], { dtype: 'int64' })
+    .indexSelect(0, labels.flatten())
+    .reshape(...labels.shape);
+  if (cls.lt(0).any().item())
+    throw new InputError(
+      source,
+      'a label marks an inner tree node, which flat (softmax) methods cannot train on',
+      'use a tree method (sshcps, hcps, seg-th...) for partially labelled data',
+    );
+  return cls;
+}
+
+/** [L, H, W] class indices -> [L, C, H, W] one-hot in `dtype`. */
+export function oneHotClasses(cls: Tensor, classes: number, dtype: Tensor['dtype'] = 'float32'): Tensor {
+  return oneHot(cls, classes).permute(0, 3, 1, 2).to(dtype);
+}
+
+/**
+ * Soft Dice loss of SSL4MIS (`losses.DiceLoss`, code/utils/losses.py): per class
+ * 1 - (2 sum(p t) + 1e-5) / (sum(p^2) + sum(t^2) + 1e-5), averaged over all classes (background
+ * included), sums over the whole batch.
+ *
+ * @param probs   [N, C, H, W] softmax probabilities
+ * @param target  [N, C, H, W] one-hot
+ */
+export function softDiceLoss(probs: Tensor, target: Tensor, smooth = 1e-5): Tensor {
+  const dims = [0, 2, 3];
+  const inter = probs.mul(target).sum(dims);
+  const z = probs.square().sum(dims);
+  const y = target.square().sum(dims);
+  return inter.mul(2).add(smooth).div(z.add(y).add(smooth)).rsub(1).mean();
+}
+
+/**
+ * The consistency weight of SSL4MIS / DTC / UA-MT: `consistency * sigmoid_rampup(iter // 150, rampup)`
+ * (Laine & Aila's ramp, counted in "epochs" of 150 iterations).
+ */
+export function rampedWeight(
+  final: number,
+  iteration: number,
+  rampupEpochs: number,
+  iterationsPerEpoch = 150,
+): number {
+  return final * sigmoidRampup(Math.floor(iteration / iterationsPerEpoch), rampupEpochs);
+}
+
+/** Copies every parameter and buffer of `src` into `dst` (same architecture). */
+export function copyWeights(dst: Module, src: Module): void {
+  dst.loadStateDict(src.stateDict());
+}
+
+/**
+ * Mean-teacher update (Tarvainen & Valpola 2017; SSL4MIS `update_ema_variables`):
+ * alpha = min(1 - 1 / (step + 1), decay); teacher = alpha teacher + (1 - alpha) student, parameters only.
+ */
+export function emaUpdate(teacher: Module, student: Module, decay: number, step: number): void {
+  const alpha = Math.min(1 - 1 / (step + 1), decay);
+  const s = new Map(student.namedParameters());
+  noGrad(() => {
+    for (const [name, t] of teacher.namedParameters()) t.mul_(alpha).add_(s.get(name)!, 1 - alpha);
+  });
+}
+
+/** Sums weighted loss terms into `total`; weights of 0 are skipped (their term is still logged). */
+export function weightedTotal(parts: readonly [Tensor, number][]): Tensor {
+  let total: Tensor | null = null;
+  for (const [t, w] of parts) {
+    if (w === 0) continue;
+    const term = w === 1 ? t : t.mul(w);
+    total = total ? total.add(term) : term;
+  }
+  if (!total) throw new RangeError('weightedTotal: every weight is 0');
+  return total;
+}
+
+/** Softmax cross-entropy and SSL4MIS Dice of flat logits against class indices. */
+export function ceAndDice(logits: Tensor, cls: Tensor): { ce: Tensor; dice: Tensor } {
+  const C = logits.size(1);
+  return {
+    ce: crossEntropy(logits, cls),
+    dice: softDiceLoss(logits.softmax(1), oneHotClasses(cls, C, logits.dtype)),
+  };
+}
