@@ -101,7 +101,11 @@ test('zoom moves a blob the expected way (brute force centroid)', () => {
   const centroid = (l: Uint8Array) => {
     let n = 0;
     let sr = 0;
-    for (let i = 0; i < l.length; i++) if (l[i] === 2) (n++, (sr += Math.floor(i / W)));
+    for (let i = 0; i < l.length; i++) {
+      if (l[i] !== 2) continue;
+      n++;
+      sr += Math.floor(i / W);
+    }
     return { n, r: sr / n };
   };
   const a = centroid(s.label);
