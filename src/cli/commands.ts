@@ -4,5 +4,12 @@ import { evaluateCommand } from './evaluate.ts';
 import { inspectCommand } from './inspect.ts';
 import { synthCommand } from './synth.ts';
 import { modelCommand } from './model.ts';
+import { trainCommand } from './train.ts';
 
-export const subcommands: ((program: Command) => void)[] = [inspectCommand, synthCommand, modelCommand, evaluateCommand];
+export const subcommands: ((program: Command) => void)[] = [
+  inspectCommand,
+  synthCommand,
+  modelCommand,
+  evaluateCommand,
+  trainCommand,
+];

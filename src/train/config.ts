@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { ConfigError, InputError } from '../errors.ts';
+import { ModelConfigSchema } from '../models/registry.ts';
 
 const positive = z.number().positive();
 const nonNegInt = z.number().int().min(0);
@@ -24,7 +25,7 @@ export const DataConfigSchema = z.strictObject({
   /** neighbouring slices on each side stacked as channels (1 -> 3-channel 2.5D input, 0 -> 1 channel) */
   neighbours: nonNegInt.default(1),
   /** per-slice intensity scaling: 0..255 (paper) or z-score */
-  intensity: z.enum(['minmax', 'zscore']).default('minmax'),
+  intensity: z.enum(['minmax255', 'zscore']).default('minmax255'),
 });
 
 export const AugmentConfigSchema = z.strictObject({
@@ -34,6 +35,8 @@ export const AugmentConfigSchema = z.strictObject({
   noiseStd: z.number().min(0).default(0.03),
   contrast: z.tuple([positive, positive]).default([0.8, 1.2]),
   gamma: z.tuple([positive, positive]).default([0.8, 1.25]),
+  /** random translation up to this fraction of H and W (the paper's random crops) */
+  shift: z.number().min(0).max(0.5).default(0.05),
 });
 
 export const OptimConfigSchema = z.strictObject({
@@ -82,7 +85,13 @@ export const BatchConfigSchema = z.strictObject({
 
 export const TrainConfigSchema = z.strictObject({
   data: DataConfigSchema.default(DataConfigSchema.parse({})),
-  model: z.looseObject({ backbone: z.enum(['medt', 'unet']).default('medt') }).default({ backbone: 'medt' }),
+  /** backbone and heads; channels, level-set head and image size follow from data and method */
+  model: ModelConfigSchema.omit({
+    inChannels: true,
+    outChannels: true,
+    levelSet: true,
+    imageSize: true,
+  }).prefault({}),
   method: z
     .strictObject({
       name: z.string().default('sshcps'),

@@ -1,0 +1,130 @@
+/**
+ * One training run from a configuration to a run folder: resolves and writes the configuration, opens
+ * and splits the dataset, prepares the slices, builds the method's networks, trains, and writes
+ * RUN/summary.json. Everything a run decided is written next to its results (nnU-Net's habit).
+ */
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { manualSeed } from '../engine/index.ts';
+import { KneesegError } from '../errors.ts';
+import { defaultKneeTree } from '../hierarchy/tree.ts';
+import { buildModel } from '../models/registry.ts';
+import { createMethod } from '../methods/registry.ts';
+import { parseConfig, type TrainConfig } from './config.ts';
+import { openTrainingData } from './slice-data.ts';
+import { train, writeJson, type TrainResult } from './trainer.ts';
+import type { TrainListener } from './events.ts';
+
+export interface RunOptions {
+  out: string;
+  resume?: boolean;
+  listener?: TrainListener;
+  stopRequested?: () => boolean;
+}
+
+export interface RunSummary {
+  method: string;
+  backbone: string;
+  best_epoch: number;
+  best_iteration: number;
+  best_ema_vl: number;
+  best_validation: Record<string, number> | null;
+  iterations: number;
+  epochs: number;
+  stopped: string;
+  wall_seconds: number;
+  parameters: number;
+  predictor_parameters: number;
+  labeled_cases: number;
+  unlabeled_cases: number;
+  validation_cases: number;
+  test_cases: string[];
+}
+
+export async function runTraining(
+  input: unknown,
+  o: RunOptions,
+): Promise<{ config: TrainConfig; result: TrainResult; summary: RunSummary }> {
+  const config = parseConfig(input);
+  if (!config.data.dir) throw new KneesegError('no dataset: give --data DIR (a folder in nnU-Net layout)');
+  mkdirSync(o.out, { recursive: true });
+  const configPath = join(o.out, 'config.json');
+  if (o.resume && existsSync(configPath)) {
+    const before = JSON.parse(readFileSync(configPath, 'utf8')) as TrainConfig;
+    const same = (k: keyof TrainConfig) => JSON.stringify(before[k]) === JSON.stringify(config[k]);
+    for (const k of ['data', 'model', 'method', 'batch', 'seed'] as const)
+      if (!same(k))
+        throw new KneesegError(
+          `--resume: "${k}" differs from ${configPath}; resume with the same settings or start a new run folder`,
+        );
+  }
+  writeJson(configPath, config);
+  manualSeed(config.seed);
+
+  const tree = defaultKneeTree();
+  const data = await openTrainingData(config, tree);
+  try {
+    const imageSize = config.data.size;
+    const method = createMethod(
+      config.method.name,
+      {
+        tree,
+        buildModel: ({ outChannels, levelSet }) =>
+          buildModel({ ...config.model, inChannels: data.channels, outChannels, levelSet, imageSize }),
+      },
+      config.method.options,
+    );
+    const p = method.predictor;
+    const predictorConfig = {
+      ...config.model,
+      inChannels: data.channels,
+      outChannels: p.outChannels,
+      levelSet: 'ls_head' in p && p.ls_head !== null,
+      imageSize,
+    };
+    const modelMetadata = {
+      format: 'kneeseg-model',
+      model: JSON.stringify(predictorConfig),
+      decoding: method.decoding,
+      tree: JSON.stringify(tree.definition),
+      preprocessing: JSON.stringify(config.data),
+      structures: JSON.stringify(Object.fromEntries(data.structureNames)),
+      training: JSON.stringify(config),
+    };
+    const result = await train({
+      config,
+      method,
+      data,
+      tree,
+      structureNames: data.structureNames,
+      out: o.out,
+      resume: o.resume,
+      listener: o.listener,
+      stopRequested: o.stopRequested,
+      modelMetadata,
+    });
+    const st = result.state;
+    const summary: RunSummary = {
+      method: config.method.name,
+      backbone: config.model.backbone,
+      best_epoch: st.bestEpoch,
+      best_iteration: st.bestIteration,
+      best_ema_vl: st.bestEma,
+      best_validation: null,
+      iterations: st.iteration,
+      epochs: st.epoch,
+      stopped: st.stopped ?? '',
+      wall_seconds: st.elapsedSeconds,
+      parameters: result.parameters,
+      predictor_parameters: p.parameterCount(),
+      labeled_cases: data.split.train.filter((c) => c.labelled).length,
+      unlabeled_cases: data.split.train.filter((c) => !c.labelled).length,
+      validation_cases: data.split.validation.length,
+      test_cases: data.split.test.map((c) => c.id),
+    };
+    writeJson(join(o.out, 'summary.json'), summary);
+    return { config, result, summary };
+  } finally {
+    await data.close();
+  }
+}

@@ -1,0 +1,385 @@
+/**
+ * The generic training loop (METHOD.md section 7). It knows no method by name: a Method turns a batch
+ * into named loss terms; the loop steps Adam, validates, tracks EMA-VL, halves the learning rate on
+ * plateaus, switches two-stage methods from the conditional to the unconditional stage, keeps the best
+ * model, checkpoints atomically and resumes exactly.
+ *
+ * Determinism: batch i is a pure function of (seed, i) (see TrainingData), and libtorch's generator is
+ * reseeded from (seed, i) before each step, so a resumed run repeats an uninterrupted one.
+ */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  Adam,
+  manualSeed,
+  noGrad,
+  saveSafetensors,
+  scope,
+  setNumThreads,
+  tensor,
+  type Tensor,
+} from '../engine/index.ts';
+import type { LabelTree } from '../hierarchy/tree.ts';
+import type { Batch, Method, StepContext } from '../methods/method.ts';
+import type { TrainConfig } from './config.ts';
+import type { SliceBatch, TrainingData } from './batches.ts';
+import { initialPlateau, updatePlateau, type PlateauState } from './plateau.ts';
+import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
+import { RunLog } from './run-log.ts';
+import type { TrainListener } from './events.ts';
+import { hashSeed } from '../data/random.ts';
+
+export interface LoopState {
+  iteration: number;
+  epoch: number;
+  stage: 1 | 2;
+  lr: number;
+  plateau: PlateauState;
+  /** best EMA-VL over the whole run (model selection) */
+  bestEma: number;
+  bestEpoch: number;
+  bestIteration: number;
+  nanStreak: number;
+  elapsedSeconds: number;
+  stopped: string | null;
+}
+
+export interface TrainOptions {
+  config: TrainConfig;
+  method: Method;
+  data: TrainingData;
+  tree: LabelTree;
+  /** structure name of each tree leaf label value, for Dice reporting */
+  structureNames: ReadonlyMap<number, string>;
+  out: string;
+  resume?: boolean;
+  listener?: TrainListener;
+  /** set to request a clean stop (Ctrl-C): checkpoint and return */
+  stopRequested?: () => boolean;
+  /** the full resolved configuration stored in model.safetensors */
+  modelMetadata: Record<string, string>;
+}
+
+export interface TrainResult {
+  state: LoopState;
+  totalIterations: number;
+  parameters: number;
+}
+
+export function toBatch(b: SliceBatch): Batch {
+  return {
+    image: tensor(b.image, [b.n, b.channels, b.height, b.width]),
+    label: tensor(b.label, [b.numLabeled, b.height, b.width], { dtype: 'uint8' }).to('int64'),
+    numLabeled: b.numLabeled,
+    spacing: b.spacing,
+  };
+}
+
+/** Non-finite loss terms by name (empty when all are finite). */
+function nonFinite(values: Record<string, number>): string[] {
+  return Object.entries(values)
+    .filter(([, v]) => !Number.isFinite(v))
+    .map(([k]) => k);
+}
+
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  const { config, method, data, out } = o;
+  const emit = o.listener ?? (() => {});
+  if (config.threads) setNumThreads(config.threads);
+  mkdirSync(join(out, 'checkpoints'), { recursive: true });
+  const log = new RunLog(join(out, 'log.jsonl'));
+  const lastPath = join(out, 'checkpoints', 'last.safetensors');
+
+  const iterationsPerEpoch =
+    config.schedule.iterationsPerEpoch ?? Math.max(1, Math.ceil(data.labeledSlices / config.batch.labeled));
+  const totalIterations = config.schedule.maxIterations ?? config.schedule.maxEpochs * iterationsPerEpoch;
+
+  const params = Object.values(method.modules).flatMap((m) => m.parameters());
+  const parameters = params.reduce((s, p) => s + p.numel, 0);
+  const optimizer = new Adam(params, {
+    lr: config.optim.lr,
+    betas: config.optim.betas,
+    weightDecay: config.optim.weightDecay,
+  });
+
+  let st: LoopState = {
+    iteration: 0,
+    epoch: 0,
+    stage: 1,
+    lr: config.optim.lr,
+    plateau: initialPlateau(),
+    bestEma: Infinity,
+    bestEpoch: -1,
+    bestIteration: -1,
+    nanStreak: 0,
+    elapsedSeconds: 0,
+    stopped: null,
+  };
+  // everything a checkpoint holds: trained modules and the method's own (EMA teachers, banks)
+  const saved = { ...method.modules, ...(method.frozen ?? {}) };
+  const resumed = Boolean(o.resume && existsSync(lastPath));
+  if (resumed) {
+    st = loadCheckpoint<LoopState>(lastPath, saved, optimizer);
+    st.stopped = null;
+    log.truncateAfter(st.iteration);
+    log.append({ type: 'event', iteration: st.iteration, epoch: st.epoch, message: 'resumed' });
+  }
+  emit({ type: 'start', totalIterations, startIteration: st.iteration, parameters, resumed });
+
+  const checkpoint = () => saveCheckpoint(lastPath, { modules: saved, optimizer, state: st });
+  const saveBest = () =>
+    saveSafetensors(join(out, 'model.safetensors'), method.predictor.stateDict(), o.modelMetadata);
+
+  const started = Date.now() - st.elapsedSeconds * 1000;
+  const budgetMs = config.schedule.minutes === null ? Infinity : config.schedule.minutes * 60_000;
+  let sum: Record<string, number> = {};
+  let count = 0;
+  let stepSeconds = 0;
+  let waitSeconds = 0;
+  let pending: Promise<SliceBatch> | null = null;
+
+  while (st.iteration < totalIterations && st.stopped === null) {
+    const t0 = performance.now();
+    const sliceBatch = await (pending ?? data.batch(st.iteration));
+    const t1 = performance.now();
+    // prepare the next batch (worker threads) while this step runs
+    pending = st.iteration + 1 < totalIterations ? data.batch(st.iteration + 1) : null;
+    const ctx: StepContext = {
+      iteration: st.iteration,
+      maxIterations: totalIterations,
+      epoch: st.epoch,
+      stage: st.stage,
+    };
+    manualSeed(hashSeed(config.seed, st.iteration));
+    const values = scope(() => {
+      optimizer.zeroGrad();
+      const terms = method.step(toBatch(sliceBatch), ctx);
+      const v = Object.fromEntries(Object.entries(terms).map(([k, t]) => [k, (t as Tensor).item()]));
+      if (nonFinite(v).length === 0) {
+        terms.total.backward();
+        optimizer.step();
+        method.afterStep?.(ctx);
+      }
+      return v;
+    });
+    const bad = nonFinite(values);
+    st.iteration++;
+    const t2 = performance.now();
+    stepSeconds += (t2 - t1) / 1000;
+    waitSeconds += (t1 - t0) / 1000;
+    if (bad.length) {
+      st.nanStreak++;
+      log.append({
+        type: 'train',
+        iteration: st.iteration,
+        epoch: st.epoch,
+        stage: st.stage,
+        lr: st.lr,
+        losses: values,
+        seconds_per_step: (t2 - t1) / 1000,
+        data_wait_seconds: (t1 - t0) / 1000,
+        skipped: `non-finite ${bad.join(', ')}`,
+      });
+      emit({
+        type: 'message',
+        text: `iteration ${st.iteration}: non-finite loss term(s) ${bad.join(', ')}; step skipped`,
+      });
+      if (st.nanStreak >= config.nanTolerance) {
+        st.stopped = `${st.nanStreak} consecutive non-finite losses (term ${bad.join(', ')}); the last good checkpoint is kept`;
+        break; // no checkpoint: the last one holds good weights
+      }
+    } else {
+      st.nanStreak = 0;
+      for (const [k, v] of Object.entries(values)) sum[k] = (sum[k] ?? 0) + v;
+      count++;
+    }
+
+    if (st.iteration % config.logEvery === 0 && count > 0) {
+      const losses = Object.fromEntries(Object.entries(sum).map(([k, v]) => [k, v / count]));
+      log.append({
+        type: 'train',
+        iteration: st.iteration,
+        epoch: st.epoch,
+        stage: st.stage,
+        lr: st.lr,
+        losses,
+        seconds_per_step: stepSeconds / config.logEvery,
+        data_wait_seconds: waitSeconds / config.logEvery,
+      });
+      emit({
+        type: 'step',
+        iteration: st.iteration,
+        totalIterations,
+        epoch: st.epoch,
+        stage: st.stage,
+        lr: st.lr,
+        losses,
+        secondsPerStep: stepSeconds / config.logEvery,
+      });
+      sum = {};
+      count = 0;
+      stepSeconds = 0;
+      waitSeconds = 0;
+    }
+
+    if (st.iteration % iterationsPerEpoch === 0 || st.iteration === totalIterations) {
+      st.epoch++;
+      if (st.epoch % config.schedule.validateEvery === 0 || st.iteration === totalIterations)
+        endOfEpochValidation(o, st, optimizer, totalIterations, log, saveBest, emit);
+      if (
+        method.twoStage &&
+        st.stage === 1 &&
+        ((config.schedule.stageSwitch.mode === 'epoch' && st.epoch >= config.schedule.stageSwitch.epoch) ||
+          (config.schedule.stageSwitch.mode === 'fraction' &&
+            st.iteration >= config.schedule.stageSwitch.fraction * totalIterations))
+      )
+        switchStage(st, optimizer, config, log, emit);
+    }
+    st.elapsedSeconds = (Date.now() - started) / 1000;
+    if (st.stopped === null && o.stopRequested?.()) st.stopped = 'interrupted';
+    if (st.stopped === null && Date.now() - started >= budgetMs)
+      st.stopped = `time budget of ${config.schedule.minutes} min reached`;
+    if (
+      st.iteration % config.checkpointEvery === 0 ||
+      st.stopped !== null ||
+      st.iteration === totalIterations
+    )
+      checkpoint();
+  }
+  await pending?.catch(() => undefined);
+  if (st.stopped === null) st.stopped = 'iteration budget reached';
+  if (!existsSync(join(out, 'model.safetensors'))) saveBest(); // a run too short to validate still yields a model
+  emit({ type: 'end', iteration: st.iteration, reason: st.stopped, seconds: st.elapsedSeconds });
+  return { state: st, totalIterations, parameters };
+}
+
+function switchStage(
+  st: LoopState,
+  optimizer: Adam,
+  config: TrainConfig,
+  log: RunLog,
+  emit: TrainListener,
+): void {
+  st.stage = 2;
+  st.lr = config.optim.lrStage2;
+  optimizer.setLr(st.lr);
+  st.plateau = { ...initialPlateau(), best: st.plateau.best };
+  st.plateau.best = Infinity;
+  const message = `stage 2 (unconditional fine-tuning) from epoch ${st.epoch}, lr ${st.lr}`;
+  log.append({ type: 'event', iteration: st.iteration, epoch: st.epoch, message });
+  emit({ type: 'message', text: message });
+}
+
+function endOfEpochValidation(
+  o: TrainOptions,
+  st: LoopState,
+  optimizer: Adam,
+  totalIterations: number,
+  log: RunLog,
+  saveBest: () => void,
+  emit: TrainListener,
+): void {
+  const { config, method } = o;
+  const { loss, dice } = validate(o, st, totalIterations);
+  const u = updatePlateau(st.plateau, loss, st.epoch, {
+    emaDecay: config.schedule.emaDecay,
+    lrPatience: config.schedule.lrPatience,
+    stopPatience:
+      method.twoStage && st.stage === 1 ? config.schedule.stageSwitch.patience : config.schedule.stopPatience,
+  });
+  st.plateau = u.state;
+  const best = u.ema < st.bestEma;
+  if (best) {
+    st.bestEma = u.ema;
+    st.bestEpoch = st.epoch;
+    st.bestIteration = st.iteration;
+    saveBest();
+  }
+  log.append({
+    type: 'validation',
+    iteration: st.iteration,
+    epoch: st.epoch,
+    stage: st.stage,
+    val_loss: loss,
+    ema_vl: u.ema,
+    best,
+    dice,
+    lr: st.lr,
+  });
+  emit({
+    type: 'validation',
+    iteration: st.iteration,
+    epoch: st.epoch,
+    valLoss: loss,
+    emaVl: u.ema,
+    best,
+    dice,
+  });
+  if (u.halveLr) {
+    st.lr /= 2;
+    optimizer.setLr(st.lr);
+    log.append({ type: 'event', iteration: st.iteration, epoch: st.epoch, message: `lr halved to ${st.lr}` });
+  }
+  if (u.stop) {
+    if (method.twoStage && st.stage === 1 && config.schedule.stageSwitch.mode === 'plateau')
+      switchStage(st, optimizer, config, log, emit);
+    else st.stopped = `EMA-VL has not improved for ${config.schedule.stopPatience} epochs`;
+  }
+}
+
+/** Validation loss (mean over batches) and Dice per structure pooled over all validation slices. */
+export function validate(
+  o: TrainOptions,
+  st: LoopState,
+  totalIterations: number,
+): { loss: number; dice: Record<string, number> } {
+  const { method, data } = o;
+  const ctx: StepContext = {
+    iteration: st.iteration,
+    maxIterations: totalIterations,
+    epoch: st.epoch,
+    stage: st.stage,
+  };
+  const inter = new Map<number, number>();
+  const sizes = new Map<number, number>();
+  let lossSum = 0;
+  let slices = 0;
+  method.predictor.eval();
+  const all = [...Object.values(method.modules), ...Object.values(method.frozen ?? {})];
+  for (const m of all) m.eval();
+  try {
+    for (const b of data.validation(Math.max(1, o.config.batch.labeled + o.config.batch.unlabeled))) {
+      const { loss, pred } = noGrad(() =>
+        scope(() => {
+          const batch = toBatch(b);
+          const l = method.validationLoss(batch, ctx).item();
+          const logits = method.predictor.forward(batch.image).logits;
+          const labels = method.decode(logits);
+          return { loss: l, pred: labels.to('uint8').data() as Uint8Array };
+        }),
+      );
+      lossSum += loss * b.n;
+      slices += b.n;
+      for (let i = 0; i < pred.length; i++) {
+        const p = pred[i]!;
+        const g = b.label[i]!;
+        if (p) sizes.set(p, (sizes.get(p) ?? 0) + 1);
+        if (g) sizes.set(g, (sizes.get(g) ?? 0) + 1);
+        if (p && p === g) inter.set(p, (inter.get(p) ?? 0) + 1);
+      }
+    }
+  } finally {
+    for (const m of all) m.train();
+    method.predictor.train();
+  }
+  const dice: Record<string, number> = {};
+  for (const [value, name] of o.structureNames) {
+    const s = sizes.get(value) ?? 0;
+    dice[name] = s === 0 ? 1 : (2 * (inter.get(value) ?? 0)) / s;
+  }
+  return { loss: slices ? lossSum / slices : NaN, dice };
+}
+
+export function writeJson(path: string, value: unknown): void {
+  writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
+}
