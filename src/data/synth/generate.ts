@@ -8,8 +8,9 @@
  * PD sequence scaled down so training on two cores is feasible.
  *
  * Through-plane partial volume: each voxel's signal is a trapezoidal slice profile, 1/4, 1/2, 1/4
- * of the signal at its two faces and its centre (the faces are shared with the neighbouring slices,
- * so this costs two evaluations per voxel); the label is the tissue at the voxel centre. Then a smooth bias field multiplies
+ * of the signal at its two faces and its centre; a face is classified only where the two slice
+ * centres beside it differ in tissue (about 1.2 evaluations per voxel instead of 3). The label is the
+ * tissue at the voxel centre. Then a smooth bias field multiplies
  * the signal and Rician noise is added. Intensities are stored as int16 (scanner-like units, fluid
  * about 1000).
  */
@@ -92,7 +93,10 @@ export function renderCase(sub: Subject, grid: SynthGrid = DEFAULT_SYNTH_GRID): 
   const layering = sub.cartilageLayering;
   const sigma = sub.noise * signal[9]!; // relative to fluid
   const rng = mulberry32(sub.textureSeed ^ 0x5bd1e995);
-  const half = sx / 2;
+  const rowT = new Uint8Array(nx);
+  const rowD = new Float64Array(nx);
+  const faceT = new Uint8Array(nx + 1);
+  const faceD = new Float64Array(nx + 1);
   const sample = (t: number, depth: number, tex: number): number => {
     const sig = signal[t]!;
     if (TEXTURED[t] === 1) return sig * tex;
@@ -110,23 +114,35 @@ export function renderCase(sub: Subject, grid: SynthGrid = DEFAULT_SYNTH_GRID): 
       const u0 = A[1]! * y + A[2]! * z + A[3]!;
       const v0 = A[5]! * y + A[6]! * z + A[7]!;
       const w0 = A[9]! * y + A[10]! * z + A[11]!;
-      // slice faces are shared by neighbouring voxels: classify each once
-      let x = ox - half;
-      let tl = model.classify(u0 + A[0]! * x, v0 + A[4]! * x, w0 + A[8]! * x);
-      let dl = model.depth;
+      // tissue at the voxel centres of this row
+      for (let ix = 0; ix < nx; ix++) {
+        const x = ox + ix * sx;
+        rowT[ix] = model.classify(u0 + A[0]! * x, v0 + A[4]! * x, w0 + A[8]! * x);
+        rowD[ix] = model.depth;
+      }
+      // tissue at the slice faces: classified only where the neighbouring centres differ (a face
+      // between two centres of one tissue is taken to be that tissue), faces shared by neighbours
+      for (let k = 0; k <= nx; k++) {
+        const a = k > 0 ? k - 1 : 0;
+        const b = k < nx ? k : nx - 1;
+        if (rowT[a] === rowT[b]) {
+          faceT[k] = rowT[b]!;
+          faceD[k] = (rowD[a]! + rowD[b]!) / 2;
+        } else {
+          const x = ox + (k - 0.5) * sx;
+          faceT[k] = model.classify(u0 + A[0]! * x, v0 + A[4]! * x, w0 + A[8]! * x);
+          faceD[k] = model.depth;
+        }
+      }
       for (let ix = 0; ix < nx; ix++, o++) {
-        x = ox + ix * sx;
-        const tc = model.classify(u0 + A[0]! * x, v0 + A[4]! * x, w0 + A[8]! * x);
-        const dc = model.depth;
-        x += half;
-        const tr = model.classify(u0 + A[0]! * x, v0 + A[4]! * x, w0 + A[8]! * x);
-        const dr = model.depth;
         const tex = 1 + 0.35 * texture[o]!;
-        const mean = 0.25 * sample(tl, dl, tex) + 0.5 * sample(tc, dc, tex) + 0.25 * sample(tr, dr, tex);
+        const tc = rowT[ix]!;
+        const mean =
+          0.25 * sample(faceT[ix]!, faceD[ix]!, tex) +
+          0.5 * sample(tc, rowD[ix]!, tex) +
+          0.25 * sample(faceT[ix + 1]!, faceD[ix + 1]!, tex);
         tissue[o] = tc;
         label[o] = TISSUE_LABEL[tc]!;
-        tl = tr;
-        dl = dr;
         const X = (2 * ix) / (nx - 1) - 1;
         const value = rician(rng, mean * biasAt(sub.bias, X, Y, Z), sigma);
         image[o] = Math.min(32767, Math.round(1000 * value));
