@@ -22,7 +22,12 @@ function bruteForce(a: AxialAttention, x: number[][], kind: AttentionKind): numb
   const W = v(a.qkv_transform.weight); // [2C, C, 1]
   const bnQkv = bn(a.bn_qkv);
   const qkv = Array.from({ length: 2 * C }, (_, o) =>
-    Array.from({ length: L }, (_, i) => bnQkv(o, x.reduce((s, row, c) => s + W[o * C + c]! * row[i]!, 0))),
+    Array.from({ length: L }, (_, i) =>
+      bnQkv(
+        o,
+        x.reduce((s, row, c) => s + W[o * C + c]! * row[i]!, 0),
+      ),
+    ),
   );
   const rel = a.relative ? v(a.relative) : [];
   const emb = (c: number, i: number, j: number) => rel[c * (2 * K - 1) + (i - j + K - 1)]!;
@@ -64,7 +69,9 @@ function bruteForce(a: AxialAttention, x: number[][], kind: AttentionKind): numb
         }
         const ch = g * gp + c;
         out[ch]![i] =
-          kind === 'plain' ? bnOut(ch, sv) : bnOut(2 * ch, gate('f_sv') * sv) + bnOut(2 * ch + 1, gate('f_sve') * sve);
+          kind === 'plain'
+            ? bnOut(ch, sv)
+            : bnOut(2 * ch, gate('f_sv') * sv) + bnOut(2 * ch + 1, gate('f_sve') * sve);
       }
     }
   }
@@ -104,10 +111,13 @@ for (const kind of ['gated', 'positional', 'plain'] as const)
           for (let m = 0; m < (axis === 'height' ? W : H); m++) {
             const L = axis === 'height' ? H : W;
             const pos = (i: number): [number, number] => (axis === 'height' ? [i, m] : [m, i]);
-            const seq = Array.from({ length: 8 }, (_, c) => Array.from({ length: L }, (_, i) => xv[at(n, c, ...pos(i))]!));
+            const seq = Array.from({ length: 8 }, (_, c) =>
+              Array.from({ length: L }, (_, i) => xv[at(n, c, ...pos(i))]!),
+            );
             const ref = bruteForce(a, seq, kind);
             for (let c = 0; c < 8; c++)
-              for (let i = 0; i < L; i++) maxErr = Math.max(maxErr, Math.abs(ref[c]![i]! - yv[at(n, c, ...pos(i))]!));
+              for (let i = 0; i < L; i++)
+                maxErr = Math.max(maxErr, Math.abs(ref[c]![i]! - yv[at(n, c, ...pos(i))]!));
           }
         assert.ok(maxErr < 1e-4, `max error ${maxErr}`);
         a.dispose();
@@ -115,19 +125,40 @@ for (const kind of ['gated', 'positional', 'plain'] as const)
     });
 
 test('axial attention rejects a sequence longer than its table, naming the fix', () => {
-  const a = new AxialAttention({ channels: 4, heads: 2, maxLength: 4, kind: 'gated', axis: 'width', stride: 1 });
+  const a = new AxialAttention({
+    channels: 4,
+    heads: 2,
+    maxLength: 4,
+    kind: 'gated',
+    axis: 'width',
+    stride: 1,
+  });
   assert.throws(() => scope(() => a.forward(randn([1, 4, 2, 5]))), /width 5 .* exceeds the 4.*imageSize/);
   a.dispose();
 });
 
 test('stride 2 pools in ceil mode (odd sizes match a stride-2 1x1 conv)', () => {
-  const a = new AxialAttention({ channels: 4, heads: 2, maxLength: 7, kind: 'plain', axis: 'width', stride: 2 });
+  const a = new AxialAttention({
+    channels: 4,
+    heads: 2,
+    maxLength: 7,
+    kind: 'plain',
+    axis: 'width',
+    stride: 2,
+  });
   scope(() => assert.deepEqual(a.forward(randn([2, 4, 5, 7])).shape, [2, 4, 3, 4]));
   a.dispose();
 });
 
 test('gates start at the official values and can be frozen', () => {
-  const a = new AxialAttention({ channels: 4, heads: 2, maxLength: 4, kind: 'gated', axis: 'height', stride: 1 });
+  const a = new AxialAttention({
+    channels: 4,
+    heads: 2,
+    maxLength: 4,
+    kind: 'gated',
+    axis: 'height',
+    stride: 1,
+  });
   const g = a.gates!;
   assert.deepEqual(
     [g.f_qr, g.f_kr, g.f_sve, g.f_sv].map((t) => Number(t.item().toFixed(6))),
