@@ -4,6 +4,7 @@ import { evaluateCommand } from './evaluate.ts';
 import { inspectCommand } from './inspect.ts';
 import { synthCommand } from './synth.ts';
 import { modelCommand } from './model.ts';
+import { reportCommand } from './report.ts';
 import { trainCommand } from './train.ts';
 
 export const subcommands: ((program: Command) => void)[] = [
@@ -11,5 +12,6 @@ export const subcommands: ((program: Command) => void)[] = [
   synthCommand,
   modelCommand,
   evaluateCommand,
+  reportCommand,
   trainCommand,
 ];

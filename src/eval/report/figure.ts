@@ -1,0 +1,43 @@
+/**
+ * A rendered figure: PNG bytes (what the report embeds and writes beside it) and, for charts, the
+ * SVG they were rasterised from. Charts are drawn with vega-lite + vega (SVG, no browser needed) and
+ * rasterised with resvg; image figures (montages, surface renderings) are drawn into pixels directly.
+ */
+import { writeFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Resvg } from '@resvg/resvg-js';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+
+export interface Figure {
+  readonly png: Buffer;
+  readonly width: number;
+  readonly height: number;
+  /** the vector original of charts */
+  readonly svg?: string;
+}
+
+/** Rasterisation scale of charts: 2 keeps text sharp on high-density screens and in print. */
+const CHART_SCALE = 2;
+
+/** Renders a vega-lite spec to SVG (vega's headless renderer) and PNG (resvg). */
+export async function renderVegaLite(spec: TopLevelSpec): Promise<Figure> {
+  const { spec: vgSpec } = compile({ background: 'white', ...spec } as TopLevelSpec);
+  const view = new vega.View(vega.parse(vgSpec), { renderer: 'none' });
+  const svg = await view.toSVG();
+  view.finalize();
+  const rendered = new Resvg(svg, {
+    fitTo: { mode: 'zoom', value: CHART_SCALE },
+    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' },
+  }).render();
+  return { png: rendered.asPng(), width: rendered.width, height: rendered.height, svg };
+}
+
+/** Writes DIR/NAME.png (and NAME.svg for charts); returns the PNG path. */
+export function writeFigure(dir: string, name: string, fig: Figure): string {
+  mkdirSync(dir, { recursive: true });
+  const png = join(dir, `${name}.png`);
+  writeFileSync(png, fig.png);
+  if (fig.svg) writeFileSync(join(dir, `${name}.svg`), fig.svg);
+  return png;
+}
