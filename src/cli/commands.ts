@@ -4,6 +4,7 @@ import { evaluateCommand } from './evaluate.ts';
 import { inspectCommand } from './inspect.ts';
 import { synthCommand } from './synth.ts';
 import { modelCommand } from './model.ts';
+import { predictCommand } from './predict.ts';
 import { reportCommand } from './report.ts';
 import { trainCommand } from './train.ts';
 
@@ -14,4 +15,5 @@ export const subcommands: ((program: Command) => void)[] = [
   evaluateCommand,
   reportCommand,
   trainCommand,
+  predictCommand,
 ];

@@ -1,0 +1,157 @@
+/**
+ * Prediction of one scan (METHOD.md section 5): the scan is cut into 2.5D slices exactly as the model
+ * was trained (src/data/preprocess.ts with the model's own options), the slices run through the
+ * network in batches without gradients, each pixel is decoded to a leaf label, and the label slices
+ * are put back on the scan's grid (crop and pad undone), so the label map has the scan's shape,
+ * spacing, origin and direction.
+ *
+ * Test-time augmentation `flip`: logits of the slice and of its left-right mirror image (columns
+ * reversed, the flip training augments with), mirrored back, are averaged before decoding.
+ */
+import { noGrad, scope, tensor, type Tensor } from '../engine/index.ts';
+import { prepareCase, restoreVolume, stackChannels, type PreparedCase } from '../data/preprocess.ts';
+import type { Volume } from '../data/volume.ts';
+import { InputError } from '../errors.ts';
+import { keepLargestComponents } from './components.ts';
+import type { LoadedModel } from './load-model.ts';
+
+export type Tta = 'none' | 'flip';
+
+export interface PredictOptions {
+  /** slices per forward pass (default 8) */
+  readonly batch?: number;
+  /** test-time augmentation (default 'none') */
+  readonly tta?: Tta;
+  /** also return per-structure probability maps (default false) */
+  readonly probabilities?: boolean;
+  /** keep only the largest 3D connected component of each structure (default false, as the paper) */
+  readonly largestComponent?: boolean;
+}
+
+/** Label values: uint8 unless the tree uses values above 255. */
+export type LabelArray = Uint8Array | Int16Array;
+
+export interface Prediction {
+  /** leaf label values on the scan's grid */
+  readonly labels: Volume<LabelArray>;
+  /** structure name -> probability map on the scan's grid (0 outside the crop window) */
+  readonly probabilities?: ReadonlyMap<string, Volume<Float32Array>>;
+}
+
+/** InputError unless `image` is a 3D scan the model can take. */
+export function checkScan(image: Volume, file: string): void {
+  if (image.shape.some((n) => n < 2))
+    throw new InputError(
+      file,
+      `is a 2D image (shape ${image.shape.join('x')})`,
+      'give a 3D scan: a volume file or a DICOM series folder',
+    );
+  if (image.data.length !== image.shape[0] * image.shape[1] * image.shape[2])
+    throw new InputError(
+      file,
+      `holds ${image.data.length} voxels for shape ${image.shape.join('x')}`,
+      'export the scan again',
+    );
+}
+
+/** Logits of a batch [N, C, H, W]: the pixel-wise head only (the level-set head is not needed to predict). */
+function logitsOf(m: LoadedModel, x: Tensor): Tensor {
+  return m.model.pw_head.forward(m.model.backbone.forward(x));
+}
+
+/** Logits averaged over the slice and its column-mirrored copy (mirrored back). */
+export function flipAveragedLogits(m: LoadedModel, x: Tensor): Tensor {
+  const a = logitsOf(m, x);
+  const b = logitsOf(m, x.flip(3)).flip(3);
+  return a.add(b).div(2);
+}
+
+export interface SlicePrediction {
+  /** [count, H, W] leaf label values */
+  readonly labels: LabelArray;
+  /** per structure (order of model.structures): [count, H, W] probabilities */
+  readonly probabilities?: Float32Array[];
+}
+
+/**
+ * Runs the prepared slices of a case through the network.
+ * @param onBatch called after each batch with slices done and total
+ */
+export function predictSlices(
+  m: LoadedModel,
+  p: PreparedCase,
+  o: PredictOptions = {},
+  onBatch?: (done: number, total: number) => void,
+): SlicePrediction {
+  const batch = o.batch ?? 8;
+  if (!Number.isInteger(batch) || batch < 1)
+    throw new RangeError(`batch must be a whole number >= 1, got ${batch}`);
+  const [H, W] = p.layout.size;
+  const plane = H * W;
+  const C = 2 * p.neighbours + 1;
+  const count = p.layout.count;
+  const wide = m.tree.maxLabel > 255;
+  const labels: LabelArray = wide ? new Int16Array(count * plane) : new Uint8Array(count * plane);
+  const S = m.structures.size;
+  const probs = o.probabilities
+    ? Array.from({ length: S }, () => new Float32Array(count * plane))
+    : undefined;
+  const x = new Float32Array(batch * C * plane);
+  for (let s0 = 0; s0 < count; s0 += batch) {
+    const n = Math.min(batch, count - s0);
+    for (let i = 0; i < n; i++) stackChannels(p, s0 + i, x.subarray(i * C * plane, (i + 1) * C * plane));
+    noGrad(() =>
+      scope(() => {
+        const input = tensor(x.subarray(0, n * C * plane), [n, C, H, W]);
+        const logits = o.tta === 'flip' ? flipAveragedLogits(m, input) : logitsOf(m, input);
+        labels.set(
+          m
+            .decode(logits)
+            .to(wide ? 'int16' : 'uint8')
+            .data() as LabelArray,
+          s0 * plane,
+        );
+        if (probs) {
+          const pr = m.probabilities(logits).contiguous().data() as Float32Array;
+          for (let i = 0; i < n; i++)
+            for (let k = 0; k < S; k++)
+              probs[k]!.set(pr.subarray((i * S + k) * plane, (i * S + k + 1) * plane), (s0 + i) * plane);
+        }
+      }),
+    );
+    onBatch?.(s0 + n, count);
+  }
+  return probs ? { labels, probabilities: probs } : { labels };
+}
+
+/**
+ * Label map (and optionally probability maps) of one scan on its own grid.
+ * @param file    named in errors
+ * @param onBatch progress: slices done, total
+ */
+export function predictVolume(
+  m: LoadedModel,
+  image: Volume,
+  file: string,
+  o: PredictOptions = {},
+  onBatch?: (done: number, total: number) => void,
+): Prediction {
+  checkScan(image, file);
+  const p = prepareCase(file, image, undefined, m.preprocessing);
+  const sp = predictSlices(m, p, o, onBatch);
+  const geometry = {
+    shape: image.shape,
+    spacing: image.spacing,
+    origin: image.origin,
+    direction: image.direction,
+  };
+  const data = restoreVolume(p.layout, sp.labels);
+  if (o.largestComponent) keepLargestComponents(data, image.shape);
+  const labels = { ...geometry, data };
+  if (!sp.probabilities) return { labels };
+  const names = [...m.structures.values()];
+  const probabilities = new Map<string, Volume<Float32Array>>(
+    sp.probabilities.map((slices, k) => [names[k]!, { ...geometry, data: restoreVolume(p.layout, slices) }]),
+  );
+  return { labels, probabilities };
+}

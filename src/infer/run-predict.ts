@@ -1,0 +1,130 @@
+/**
+ * `kneeseg predict` as a library call: every scan of an input (a file, a DICOM series folder or a
+ * folder of scans, see scans.ts) is read, segmented, measured and written to the output folder:
+ *
+ *   DIR/{case}.nii.gz                       label map on the scan's own grid (ending selectable)
+ *   DIR/probabilities/{case}_{structure}.nii.gz  float32 probability per structure (--probabilities)
+ *   DIR/thickness/{case}_{plate}.png        thickness map per cartilage plate
+ *   DIR/measurements.csv, measurements.json volumes and thickness of every case done
+ *
+ * Probability maps are one 3-D file per structure rather than one 4-D file: kneeseg's Volume and its
+ * writers are 3-D, and a 3-D map loads as an overlay in any viewer. They sit in a sub-folder so DIR
+ * itself holds only label maps, the layout `kneeseg evaluate --pred DIR` expects.
+ * A scan that fails (unreadable, 2-D, ...) is reported through the listener and skipped; the others
+ * go on. The library never prints.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { readVolume, writeLabelMap, writeVolume } from '../data/io/index.ts';
+import { InputError, KneesegError } from '../errors.ts';
+import type { LoadedModel } from './load-model.ts';
+import { measureLabelMap, measurementsCsv, measurementsJson, type CaseMeasurements } from './measure.ts';
+import { predictVolume, type PredictOptions } from './predict.ts';
+import { listScans, type ScanInput } from './scans.ts';
+import { projectThickness, thicknessPng } from './thickness-map.ts';
+import type { KneeSide } from './volume.ts';
+
+export const OUTPUT_ENDINGS = ['.nii.gz', '.nii', '.mha', '.nrrd'] as const;
+export type OutputEnding = (typeof OUTPUT_ENDINGS)[number];
+
+export interface PredictRunOptions extends PredictOptions {
+  readonly output: string;
+  /** label-map file ending (default .nii.gz) */
+  readonly ending?: OutputEnding;
+  readonly side?: KneeSide;
+  /** volumes, thickness and thickness maps (default true) */
+  readonly measure?: boolean;
+}
+
+export type PredictEvent =
+  | { type: 'start'; total: number; ignored: readonly string[] }
+  | { type: 'case-start'; index: number; total: number; scan: ScanInput }
+  | { type: 'slices'; scan: ScanInput; done: number; total: number }
+  | { type: 'case-done'; index: number; total: number; scan: ScanInput; output: string; seconds: number }
+  | { type: 'case-failed'; index: number; total: number; scan: ScanInput; error: KneesegError };
+
+export interface PredictRunResult {
+  readonly done: readonly { scan: ScanInput; output: string; measurements?: CaseMeasurements }[];
+  readonly failed: readonly { scan: ScanInput; error: KneesegError }[];
+  /** measurements.csv and .json, when measured and at least one case was done */
+  readonly measurementFiles: readonly string[];
+}
+
+/** Segments (and measures) one scan and writes its files; throws InputError for a scan that does not fit. */
+export async function predictCase(
+  m: LoadedModel,
+  scan: ScanInput,
+  o: PredictRunOptions,
+  onSlices?: (done: number, total: number) => void,
+): Promise<{ output: string; measurements?: CaseMeasurements }> {
+  const image = await readVolume(scan.path);
+  const pred = predictVolume(m, image, scan.path, o, onSlices);
+  const output = join(o.output, `${scan.id}${o.ending ?? '.nii.gz'}`);
+  await writeLabelMap(output, pred.labels);
+  for (const [name, vol] of pred.probabilities ?? [])
+    await writeVolume(join(o.output, 'probabilities', `${scan.id}_${name}.nii.gz`), vol);
+  if (o.measure === false) return { output };
+  const { measurements, maps } = measureLabelMap(scan.id, pred.labels, m.structures, { side: o.side });
+  for (const [plate, map] of maps) {
+    const dir = join(o.output, 'thickness');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${scan.id}_${plate}.png`), thicknessPng(projectThickness(map, pred.labels)));
+  }
+  return { output, measurements };
+}
+
+/** An error of one scan as an InputError naming it (readers of broken files may throw plain errors). */
+function asInputError(e: unknown, path: string): KneesegError {
+  if (e instanceof KneesegError) return e;
+  const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+  return new InputError(
+    path,
+    `could not be segmented (${msg})`,
+    'check that the file is a complete, readable scan',
+  );
+}
+
+/** Runs every scan of `input`; see the module comment for the files written. */
+export async function predictScans(
+  m: LoadedModel,
+  input: string,
+  o: PredictRunOptions,
+  listener: (e: PredictEvent) => void = () => {},
+): Promise<PredictRunResult> {
+  const { scans, ignored } = listScans(input);
+  mkdirSync(o.output, { recursive: true });
+  listener({ type: 'start', total: scans.length, ignored });
+  const done: { scan: ScanInput; output: string; measurements?: CaseMeasurements }[] = [];
+  const failed: { scan: ScanInput; error: KneesegError }[] = [];
+  const measured: CaseMeasurements[] = [];
+  const files = [join(o.output, 'measurements.csv'), join(o.output, 'measurements.json')];
+  for (const [index, scan] of scans.entries()) {
+    listener({ type: 'case-start', index, total: scans.length, scan });
+    const t0 = performance.now();
+    try {
+      const r = await predictCase(m, scan, o, (d, t) =>
+        listener({ type: 'slices', scan, done: d, total: t }),
+      );
+      done.push({ scan, ...r });
+      if (r.measurements) {
+        measured.push(r.measurements);
+        // rewritten after every case, so an interrupted run keeps what it measured
+        writeFileSync(files[0]!, measurementsCsv(measured));
+        writeFileSync(files[1]!, measurementsJson(measured, m.structures, { model: m.file }));
+      }
+      listener({
+        type: 'case-done',
+        index,
+        total: scans.length,
+        scan,
+        output: r.output,
+        seconds: (performance.now() - t0) / 1000,
+      });
+    } catch (e) {
+      const error = asInputError(e, scan.path);
+      failed.push({ scan, error });
+      listener({ type: 'case-failed', index, total: scans.length, scan, error });
+    }
+  }
+  return { done, failed, measurementFiles: measured.length ? files : [] };
+}
