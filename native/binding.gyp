@@ -15,7 +15,11 @@
         "src/optim.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except_all"],
-      "defines": ["NAPI_VERSION=8", "_GLIBCXX_USE_CXX11_ABI=1"],
+      # NAPI_EXPERIMENTAL: Node (20.20 here) then runs finalizers during garbage collection instead of
+      # queueing them until the event loop turns, so a synchronous training loop cannot pile up one
+      # finalizer record per tensor handle (about 1.5 MB per 1,000 steps of a small net). Finalizers
+      # must take Napi::BasicEnv: node-addon-api defers any other kind to the event loop again.
+      "defines": ["NAPI_EXPERIMENTAL", "_GLIBCXX_USE_CXX11_ABI=1"],
       "cflags!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],

@@ -82,7 +82,7 @@ Napi::Value OptimCreate(const Napi::CallbackInfo& info) {
   } catch (const std::exception& e) {
     throw Napi::Error::New(env, "optimizer: " + ErrorMessage(e));
   }
-  return Napi::External<OptimHandle>::New(env, h.release(), [](Napi::Env, OptimHandle* p) { delete p; });
+  return Napi::External<OptimHandle>::New(env, h.release(), [](Napi::BasicEnv, OptimHandle* p) { delete p; });
 }
 
 Napi::Value OptimStep(const Napi::CallbackInfo& info) {

@@ -20,7 +20,9 @@ static int64_t ReportedBytes(const at::Tensor& t) {
   return t.defined() && t.device().is_cpu() ? int64_t(t.nbytes()) : 0;
 }
 
-static void Finalize(Napi::Env env, Handle* h) {
+// Runs inside garbage collection (a "basic" finalizer, see binding.gyp): it may release native
+// memory and adjust V8's external-memory count, but must not touch JavaScript.
+static void Finalize(Napi::BasicEnv env, Handle* h) {
   if (h->reported) Napi::MemoryManagement::AdjustExternalMemory(env, -h->reported);
   if (h->tensor.defined()) g_live_handles--;
   delete h;
