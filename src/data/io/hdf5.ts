@@ -5,7 +5,6 @@
  * reconstruction space (field of view / matrix size, slice thickness from the field of view's z) when
  * present, else from a `spacing` attribute [x, y, z] on the dataset, else 1 mm; origin 0, identity direction.
  */
-import h5wasm from 'h5wasm/node';
 import { existsSync } from 'node:fs';
 import { InputError } from '../../errors.ts';
 import { IDENTITY_DIRECTION, type Geometry, type Volume, type VoxelArray } from '../volume.ts';
@@ -36,6 +35,9 @@ function asVoxels(value: unknown): VoxelArray | undefined {
 
 export async function readFastmriHdf5(path: string): Promise<Volume> {
   if (!existsSync(path)) throw new InputError(path, 'does not exist', 'check the path');
+  // loaded on first use: h5wasm's WebAssembly takes seconds to start, which every worker thread that
+  // imports the readers would otherwise pay for nothing
+  const { default: h5wasm } = await import('h5wasm/node');
   await h5wasm.ready;
   const fix = 'give a fastMRI .h5 file with reconstruction_rss or reconstruction_esc, complete and uncorrupted';
   // h5wasm does not throw on a broken file: it returns file_id -1 and prints HDF5 diagnostics.
