@@ -7,6 +7,7 @@ import { modelCommand } from './model.ts';
 import { predictCommand } from './predict.ts';
 import { reportCommand } from './report.ts';
 import { trainCommand } from './train.ts';
+import { doctorCommand } from './doctor.ts';
 
 export const subcommands: ((program: Command) => void)[] = [
   inspectCommand,
@@ -16,4 +17,5 @@ export const subcommands: ((program: Command) => void)[] = [
   reportCommand,
   trainCommand,
   predictCommand,
+  doctorCommand,
 ];
