@@ -8,6 +8,8 @@ import { predictCommand } from './predict.ts';
 import { reportCommand } from './report.ts';
 import { trainCommand } from './train.ts';
 import { doctorCommand } from './doctor.ts';
+import { experimentCommand } from './experiment.ts';
+import { demoCommand } from './demo.ts';
 
 export const subcommands: ((program: Command) => void)[] = [
   inspectCommand,
@@ -16,6 +18,8 @@ export const subcommands: ((program: Command) => void)[] = [
   evaluateCommand,
   reportCommand,
   trainCommand,
+  experimentCommand,
+  demoCommand,
   predictCommand,
   doctorCommand,
 ];

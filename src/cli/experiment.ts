@@ -1,0 +1,57 @@
+/** `kneeseg experiment`: re-runs one of the paper's tables or figures (thin over src/eval/experiment). */
+import type { Command } from 'commander';
+import { InputError } from '../errors.ts';
+import { readConfigFile } from '../train/config.ts';
+import { runExperiment } from '../eval/experiment/run.ts';
+import { EXPERIMENT_KINDS, type ExperimentKind } from '../eval/experiment/plan.ts';
+import { trainProgress } from './progress.ts';
+
+interface Flags {
+  data: string;
+  out: string;
+  backbone?: 'medt' | 'unet';
+  seeds: string;
+  minutesPerRun?: string;
+  maxIterations?: string;
+  config?: string;
+  methods?: string;
+  fractions?: string;
+}
+
+export function experimentCommand(program: Command): void {
+  program
+    .command('experiment')
+    .description(
+      "train, predict and evaluate what one of the paper's tables needs; writes RESULTS.md and report.html",
+    )
+    .argument('<kind>', EXPERIMENT_KINDS.join(' | '))
+    .requiredOption('--data <dir>', 'dataset folder in nnU-Net layout')
+    .requiredOption('--out <dir>', 'experiment folder (finished runs in it are reused)')
+    .option('--backbone <name>', 'medt | unet')
+    .option('--seeds <k>', 'repeat every run with k seeds', '1')
+    .option('--minutes-per-run <m>', 'time budget of each training run')
+    .option('--max-iterations <n>', 'iteration cap of each training run')
+    .option('--config <file>', 'JSON configuration applied to every run')
+    .option('--methods <list>', 'only these methods, comma-separated')
+    .option('--fractions <list>', 'label shares of the label-efficiency curve, e.g. 0.1,0.2,0.5,1')
+    .action(async (kind: string, f: Flags) => {
+      if (!EXPERIMENT_KINDS.includes(kind as ExperimentKind))
+        throw new InputError(kind, 'is not an experiment', `use one of ${EXPERIMENT_KINDS.join(', ')}`);
+      const r = await runExperiment({
+        kind: kind as ExperimentKind,
+        data: f.data,
+        out: f.out,
+        backbone: f.backbone,
+        seeds: Number(f.seeds),
+        minutesPerRun: f.minutesPerRun === undefined ? undefined : Number(f.minutesPerRun),
+        maxIterations: f.maxIterations === undefined ? undefined : Number(f.maxIterations),
+        baseConfig: f.config ? readConfigFile(f.config) : undefined,
+        methods: f.methods?.split(',').map((s) => s.trim()),
+        fractions: f.fractions?.split(',').map(Number),
+        listener: trainProgress({ everySeconds: 60 }),
+        log: (l) => console.log(l),
+      });
+      console.log(`\n${r.resultsMarkdown}`);
+      console.log(`results: ${r.resultsPath}\nreport:  ${r.htmlPath}`);
+    });
+}

@@ -1,0 +1,138 @@
+/**
+ * The paper's tables from finished runs: Dice (%) and HD95 (mm) of the three cartilages per row,
+ * mean ± sd over seeds (over test cases when there is one seed), the parameter count, and a paired
+ * Wilcoxon signed-rank test of SSHCPS against each row on the per-case mean cartilage Dice.
+ */
+import type { EvaluationJson } from '../evaluation-json.ts';
+import { summarize } from '../aggregate.ts';
+import { pairedWilcoxon } from './stats.ts';
+import type { RowSpec } from './plan.ts';
+
+export const CARTILAGES: readonly [string, string][] = [
+  ['TC', 'tibial_cartilage'],
+  ['FC', 'femoral_cartilage'],
+  ['PC', 'patellar_cartilage'],
+];
+
+/** methods that learn from the unlabelled scans too */
+export const SEMI_SUPERVISED: ReadonlySet<string> = new Set([
+  'sshcps',
+  'dtc',
+  'cct',
+  'cld',
+  'mean-teacher',
+  'ua-mt',
+]);
+
+export interface RunResult {
+  spec: RowSpec;
+  labeled: number;
+  /** labelled training cases available at 100% */
+  available: number;
+  seed: number;
+  parameters: number;
+  evaluation: EvaluationJson;
+}
+
+/** Rows of one table: runs grouped by (method, labelled count) across seeds, in plan order. */
+export interface TableRow {
+  spec: RowSpec;
+  labeled: number;
+  available: number;
+  runs: RunResult[];
+}
+
+export function groupRows(specs: readonly RowSpec[], results: readonly RunResult[]): TableRow[] {
+  const rows: TableRow[] = [];
+  for (const spec of specs) {
+    const runs = results.filter((r) => r.spec.method === spec.method && r.spec.fraction === spec.fraction);
+    if (runs.length) rows.push({ spec, labeled: runs[0]!.labeled, available: runs[0]!.available, runs });
+  }
+  return rows;
+}
+
+function caseValues(e: EvaluationJson, structure: string, metric: 'dice' | 'hd95_mm'): number[] {
+  return e.cases.map((c) => c.structures[structure]?.[metric] ?? NaN);
+}
+
+/** Per case (in case order), the mean Dice over the cartilages present. */
+export function meanCartilageDice(e: EvaluationJson): Map<string, number> {
+  const present = CARTILAGES.map(([, s]) => s).filter((s) => s in e.structures);
+  return new Map(
+    e.cases.map((c) => {
+      const v = present.map((s) => c.structures[s]?.dice ?? NaN).filter((x) => !Number.isNaN(x));
+      return [c.case, v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN];
+    }),
+  );
+}
+
+/** mean ± sd over seeds of the per-seed mean, or over cases with one seed. */
+export function rowStat(
+  row: TableRow,
+  structure: string,
+  metric: 'dice' | 'hd95_mm',
+): { mean: number; sd: number } {
+  if (row.runs.length === 1) return summarize(caseValues(row.runs[0]!.evaluation, structure, metric));
+  return summarize(row.runs.map((r) => summarize(caseValues(r.evaluation, structure, metric)).mean));
+}
+
+/** Paired per-(seed, case) mean cartilage Dice of `a` and `b` over the runs both have. */
+export function pairedCartilageDice(a: TableRow, b: TableRow): [number[], number[]] {
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (const ra of a.runs) {
+    const rb = b.runs.find((r) => r.seed === ra.seed);
+    if (!rb) continue;
+    const da = meanCartilageDice(ra.evaluation);
+    const db = meanCartilageDice(rb.evaluation);
+    for (const [c, v] of da) {
+      const w = db.get(c);
+      if (w !== undefined) {
+        xs.push(v);
+        ys.push(w);
+      }
+    }
+  }
+  return [xs, ys];
+}
+
+const pct = (s: { mean: number; sd: number }) =>
+  Number.isNaN(s.mean)
+    ? '–'
+    : `${(100 * s.mean).toFixed(1)}${Number.isNaN(s.sd) ? '' : ` ± ${(100 * s.sd).toFixed(1)}`}`;
+const mm = (s: { mean: number; sd: number }) =>
+  Number.isNaN(s.mean) ? '–' : `${s.mean.toFixed(2)}${Number.isNaN(s.sd) ? '' : ` ± ${s.sd.toFixed(2)}`}`;
+const pval = (p: number) => (Number.isNaN(p) ? '–' : p < 0.001 ? '< 0.001' : p.toFixed(3));
+
+/**
+ * A markdown table in the paper's layout. `reference` names the row the others are tested against
+ * (SSHCPS at the low label share); rows missing a cartilage (no patella in a dataset) show '–'.
+ */
+export function markdownTable(rows: readonly TableRow[], reference: TableRow | undefined): string {
+  const present = CARTILAGES.filter(([, s]) =>
+    rows.some((r) => r.runs.some((x) => s in x.evaluation.structures)),
+  );
+  const head = [
+    'Method',
+    'Labelled scans',
+    ...present.map(([a]) => `Dice ${a} (%)`),
+    ...present.map(([a]) => `HD95 ${a} (mm)`),
+    'Params',
+    'p vs SSHCPS',
+  ];
+  const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
+  for (const r of rows) {
+    const p =
+      reference && r !== reference ? pairedWilcoxon(...pairedCartilageDice(reference, r)).pValue : NaN;
+    const cells = [
+      r.spec.row,
+      `${r.labeled} (${Math.round((100 * r.labeled) / r.available)}%)${SEMI_SUPERVISED.has(r.spec.method) && r.labeled < r.available ? ` + ${r.available - r.labeled} unlabelled` : ''}`,
+      ...present.map(([, s]) => pct(rowStat(r, s, 'dice'))),
+      ...present.map(([, s]) => mm(rowStat(r, s, 'hd95_mm'))),
+      `${(r.runs[0]!.parameters / 1e6).toFixed(2)} M`,
+      r === reference ? 'ref.' : pval(p),
+    ];
+    lines.push(`| ${cells.join(' | ')} |`);
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,251 @@
+/**
+ * `kneeseg experiment`: trains every run a table needs, predicts the test split with each model,
+ * evaluates, and writes RESULTS.md, RESULTS.json, the figures and one HTML page. Each step of each
+ * run leaves a file behind (summary.json, pred/, evaluation.json) and is skipped when that file is
+ * there, so an interrupted experiment resumes where it stopped.
+ */
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { openDataset } from '../../data/dataset.ts';
+import { makeSplit } from '../../data/splits.ts';
+import { readVolume, writeLabelMap } from '../../data/io/index.ts';
+import { mergeConfig, parseConfig } from '../../train/config.ts';
+import { runTraining, type RunSummary } from '../../train/run.ts';
+import type { TrainListener } from '../../train/events.ts';
+import { loadModel } from '../../infer/load-model.ts';
+import { predictVolume } from '../../infer/predict.ts';
+import { evaluateFolders } from '../evaluate.ts';
+import { evaluationJson, EvaluationJsonSchema, type EvaluationJson } from '../evaluation-json.ts';
+import { labelledCount, rowsOf, runKey, type ExperimentKind, type RowSpec } from './plan.ts';
+import { groupRows, markdownTable, meanCartilageDice, type RunResult, type TableRow } from './results.ts';
+import { writeExperimentReport } from './report.ts';
+
+export interface ExperimentOptions {
+  kind: ExperimentKind;
+  data: string;
+  out: string;
+  backbone?: 'medt' | 'unet';
+  seeds?: number;
+  /** first seed (default 0) */
+  seed?: number;
+  minutesPerRun?: number;
+  /** iteration cap per run (null: the schedule's) */
+  maxIterations?: number;
+  /** extra configuration merged under every run's (a parsed --config file) */
+  baseConfig?: Record<string, unknown>;
+  /** label share of the "20%" rows */
+  low?: number;
+  fractions?: readonly number[];
+  /** only these methods (default: all the table needs) */
+  methods?: readonly string[];
+  /** these rows instead of the table's (the demo's short comparison) */
+  rows?: readonly RowSpec[];
+  listener?: TrainListener;
+  log?: (line: string) => void;
+}
+
+export interface ExperimentResult {
+  resultsMarkdown: string;
+  resultsPath: string;
+  htmlPath: string;
+  runs: RunResult[];
+}
+
+interface PlannedRun {
+  spec: RowSpec;
+  labeled: number;
+  available: number;
+  seed: number;
+  key: string;
+  dir: string;
+}
+
+/** The test split's ground truth as one folder (copies from the dataset), for `evaluateFolders`. */
+function groundTruthFolder(
+  out: string,
+  dataDir: string,
+  seed: number,
+): { gt: string; images: Map<string, string> } {
+  const ds = openDataset(dataDir);
+  const split = makeSplit(
+    ds.training.map((c) => ({ id: c.id, labelled: c.label !== undefined })),
+    ds.test.map((c) => ({ id: c.id, labelled: c.label !== undefined })),
+    { seed },
+  );
+  const all = new Map([...ds.training, ...ds.test].map((c) => [c.id, c]));
+  const gt = join(out, 'ground-truth', `split-${seed}`);
+  const images = new Map<string, string>();
+  mkdirSync(gt, { recursive: true });
+  for (const c of split.test) {
+    const files = all.get(c.id)!;
+    if (!files.label) continue; // an unlabelled test case cannot be scored
+    images.set(c.id, files.images[0]!);
+    const link = join(gt, `${c.id}${ds.json.file_ending}`);
+    if (!existsSync(link)) copyFileSync(files.label, link); // a copy: the image readers do not follow links out of their folder
+  }
+  return { gt, images };
+}
+
+function rowSpecs(o: ExperimentOptions): RowSpec[] {
+  const all = o.rows ? [...o.rows] : rowsOf(o.kind, { low: o.low, fractions: o.fractions });
+  return all.filter((s) => !o.methods || o.methods.includes(s.method));
+}
+
+function plan(o: ExperimentOptions): PlannedRun[] {
+  const ds = openDataset(o.data);
+  const seeds = Array.from({ length: o.seeds ?? 1 }, (_, k) => (o.seed ?? 0) + k);
+  const specs = rowSpecs(o);
+  const runs: PlannedRun[] = [];
+  for (const seed of seeds) {
+    const split = makeSplit(
+      ds.training.map((c) => ({ id: c.id, labelled: c.label !== undefined })),
+      ds.test.map((c) => ({ id: c.id, labelled: c.label !== undefined })),
+      { seed },
+    );
+    const available = split.train.filter((c) => c.labelled).length;
+    for (const spec of specs) {
+      const labeled = labelledCount(spec.fraction, available);
+      const key = runKey(spec.method, labeled, seed);
+      runs.push({ spec, labeled, available, seed, key, dir: join(o.out, 'runs', key) });
+    }
+  }
+  return runs;
+}
+
+async function trainRun(o: ExperimentOptions, r: PlannedRun): Promise<RunSummary> {
+  const summaryPath = join(r.dir, 'summary.json');
+  if (existsSync(summaryPath)) return JSON.parse(readFileSync(summaryPath, 'utf8')) as RunSummary;
+  const schedule: Record<string, unknown> = {};
+  if (o.minutesPerRun !== undefined) schedule.minutes = o.minutesPerRun;
+  if (o.maxIterations !== undefined) schedule.maxIterations = o.maxIterations;
+  const cfg = mergeConfig(o.baseConfig ?? {}, {
+    data: { dir: o.data, labeled: r.labeled < r.available ? r.labeled : null },
+    method: { name: r.spec.method },
+    seed: r.seed,
+    ...(o.backbone ? { model: { backbone: o.backbone } } : {}),
+    ...(Object.keys(schedule).length ? { schedule } : {}),
+  });
+  parseConfig(cfg); // fail before any training on a bad configuration
+  const { summary } = await runTraining(cfg, { out: r.dir, resume: true, listener: o.listener });
+  return summary;
+}
+
+async function predictRun(r: PlannedRun, images: Map<string, string>, ending: string): Promise<string> {
+  const pred = join(r.dir, 'pred');
+  const done = join(pred, '.complete');
+  if (existsSync(done)) return pred;
+  rmSync(pred, { recursive: true, force: true });
+  mkdirSync(pred, { recursive: true });
+  const model = loadModel(r.dir);
+  for (const [id, file] of images) {
+    const image = await readVolume(file);
+    const { labels } = predictVolume(model, image, file);
+    await writeLabelMap(join(pred, `${id}${ending}`), labels);
+  }
+  writeFileSync(done, '');
+  return pred;
+}
+
+async function evaluateRun(r: PlannedRun, pred: string, gt: string): Promise<EvaluationJson> {
+  const path = join(r.dir, 'evaluation.json');
+  if (existsSync(path)) return EvaluationJsonSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
+  const ev = evaluationJson(await evaluateFolders({ predDir: pred, gtDir: gt, workers: 1 }));
+  writeFileSync(path, `${JSON.stringify(ev, null, 2)}\n`);
+  return ev;
+}
+
+export async function runExperiment(o: ExperimentOptions): Promise<ExperimentResult> {
+  const log = o.log ?? (() => {});
+  mkdirSync(o.out, { recursive: true });
+  const ending = openDataset(o.data).json.file_ending;
+  const runs = plan(o);
+  const unique = [...new Map(runs.map((r) => [r.key, r])).values()];
+  const results: RunResult[] = [];
+  for (const [i, r] of unique.entries()) {
+    log(
+      `[${i + 1}/${unique.length}] ${r.key}: ${r.spec.row}, ${r.labeled} of ${r.available} labelled, seed ${r.seed}`,
+    );
+    const summary = await trainRun(o, r);
+    const { gt, images } = groundTruthFolder(o.out, o.data, r.seed);
+    const pred = await predictRun(r, images, ending);
+    const evaluation = await evaluateRun(r, pred, gt);
+    const mean = [...meanCartilageDice(evaluation).values()];
+    log(
+      `    mean cartilage Dice ${(100 * (mean.reduce((a, b) => a + b, 0) / mean.length)).toFixed(1)}% over ${mean.length} test scans`,
+    );
+    results.push({
+      spec: r.spec,
+      labeled: r.labeled,
+      available: r.available,
+      seed: r.seed,
+      parameters: summary.predictor_parameters,
+      evaluation,
+    });
+  }
+  const specs = rowSpecs(o);
+  const rows = groupRows(
+    specs,
+    results.map((r) => ({
+      ...r,
+      spec: specs.find((s) => s.method === r.spec.method && s.fraction === r.spec.fraction) ?? r.spec,
+    })),
+  );
+  const md = resultsMarkdown(o, rows);
+  const resultsPath = join(o.out, 'RESULTS.md');
+  writeFileSync(resultsPath, md);
+  writeFileSync(
+    join(o.out, 'RESULTS.json'),
+    `${JSON.stringify(
+      results.map((r) => ({
+        method: r.spec.method,
+        row: r.spec.row,
+        fraction: r.spec.fraction,
+        labeled: r.labeled,
+        seed: r.seed,
+        parameters: r.parameters,
+        structures: r.evaluation.structures,
+      })),
+      null,
+      2,
+    )}\n`,
+  );
+  const htmlPath = await writeExperimentReport(o, rows, md);
+  return { resultsMarkdown: md, resultsPath, htmlPath, runs: results };
+}
+
+function resultsMarkdown(o: ExperimentOptions, rows: TableRow[]): string {
+  const title: Record<ExperimentKind, string> = {
+    ablation: 'Ablation (Table 1 of the paper)',
+    compare: 'Comparison with other methods (Tables 2-3 of the paper)',
+    'label-efficiency': 'Label efficiency (Figure 3 of the paper)',
+  };
+  const parts = [
+    `# ${title[o.kind]}`,
+    '',
+    `Data: \`${o.data}\`; backbone: ${o.backbone ?? 'medt'}; seeds: ${o.seeds ?? 1}.`,
+    '',
+  ];
+  if (o.kind === 'ablation') {
+    for (const full of [false, true]) {
+      const sub = rows.filter((r) => (r.spec.fraction === 1) === full);
+      const ref = sub.find((r) => r.spec.method === 'sshcps');
+      parts.push(
+        `## ${full ? '100%' : `${Math.round(100 * (o.low ?? 0.2))}%`} of the training labels`,
+        '',
+        markdownTable(sub, ref),
+        '',
+      );
+    }
+  } else {
+    const ref =
+      rows.find((r) => r.spec.method === 'sshcps' && r.spec.fraction < 1) ??
+      rows.find((r) => r.spec.method === 'sshcps');
+    parts.push(markdownTable(rows, ref), '');
+  }
+  parts.push(
+    'Dice in %, HD95 in mm: mean ± sd over seeds (over test scans with one seed). p: paired Wilcoxon signed-rank test of',
+    'SSHCPS against the row on the per-scan mean cartilage Dice.',
+    '',
+  );
+  return parts.join('\n');
+}
