@@ -110,24 +110,21 @@ export class AxialAttention extends Layer {
       out = this.bn_output.forward(sv.reshape(B, C, L)).reshape(N, M, C, L);
     } else {
       const emb = this.relative.indexSelect(1, this.#relativeIndex(L)).view(2 * gp, L, L);
-      const [qe, ke, ve] = emb.split([gp / 2, gp / 2, gp], 0) as [Tensor, Tensor, Tensor];
-      let qr = einsumF('bgci,cij->bgij', q, qe);
-      let kr = einsumF('bgci,cij->bgij', k, ke).transpose(2, 3);
+      let [qe, ke, ve] = emb.split([gp / 2, gp / 2, gp], 0) as [Tensor, Tensor, Tensor];
       if (this.gates) {
-        qr = qr.mul(this.gates.f_qr);
-        kr = kr.mul(this.gates.f_kr);
+        // G * (x . r) = x . (G * r): scaling the [c, L, L] tables instead of the [B, G, L, L]
+        // similarities saves two full passes over the largest tensors, forward and backward
+        qe = qe.mul(this.gates.f_qr);
+        ke = ke.mul(this.gates.f_kr);
+        ve = ve.mul(this.gates.f_sve);
       }
-      const logits = this.bn_similarity
-        .forward(cat([qk, qr, kr], 1))
-        .view(B, 3, G, L, L)
-        .sum(1);
+      const qr = einsumF('bgci,cij->bgij', q, qe);
+      const kr = einsumF('bgci,cij->bgij', k, ke).transpose(2, 3);
+      const logits = this.bn_similarity.forward(cat([qk, qr, kr], 1)).view(B, 3, G, L, L).sum(1);
       const sim = logits.softmax(3);
       let sv = matmul(v, sim.transpose(2, 3));
-      let sve = einsumF('bgij,cij->bgci', sim, ve);
-      if (this.gates) {
-        sv = sv.mul(this.gates.f_sv);
-        sve = sve.mul(this.gates.f_sve);
-      }
+      const sve = einsumF('bgij,cij->bgci', sim, ve);
+      if (this.gates) sv = sv.mul(this.gates.f_sv);
       // channel order (c, s) with s in {sv, sve}, as the official cat(dim=-1).view does
       const stacked = stack([sv, sve], 3).reshape(B, 2 * C, L);
       out = this.bn_output.forward(stacked).view(N, M, C, 2, L).sum(3);
