@@ -1,0 +1,184 @@
+/**
+ * Seconds per OAI-sized scan (160 sagittal slices of 384 x 384, FACTS.md) for `kneeseg predict`, for a
+ * U-Net and a MedT model with untrained weights (timing does not depend on the values), against the
+ * same network in PyTorch (bench/reference/, loading the same model file) in the same run.
+ *
+ *   node --import tsx bench/predict/predict.bench.ts [--slices 160] [--batch 4] [--backbones unet,medt]
+ *     [--medt-slices N]
+ *
+ * Ours: the whole predictVolume (2.5D slicing and scaling, batched no-grad forward of backbone and
+ * f_PW, tree decoding, restacking), and its network part alone (predictSlices). PyTorch: the network
+ * forward and argmax only, so the comparison favours PyTorch by our decoding and preprocessing.
+ * Both sides use 2 threads; PyTorch gets its tuned glibc allocator (FACTS.md). With fewer slices than
+ * 160 the per-scan figure is extrapolated linearly (per-slice cost x 160) and the table says so.
+ * Results: a table on stdout and runs/bench/predict.json.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { manualSeed, saveSafetensors, setNumThreads } from '../../src/engine/index.ts';
+import { prepareCase } from '../../src/data/preprocess.ts';
+import { IDENTITY_DIRECTION, type Volume } from '../../src/data/volume.ts';
+import { defaultKneeTree } from '../../src/hierarchy/tree.ts';
+import { loadModel } from '../../src/infer/load-model.ts';
+import { predictSlices, predictVolume } from '../../src/infer/predict.ts';
+import { buildModel } from '../../src/models/registry.ts';
+
+const THREADS = 2;
+const OAI_SLICES = 160;
+const OAI_SHAPE: [number, number] = [384, 384];
+const GLIBC_TUNABLES =
+  'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736:glibc.malloc.top_pad=268435456';
+const REFERENCE = fileURLToPath(new URL('./reference.py', import.meta.url));
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : fallback;
+}
+
+/** A model file as `kneeseg train` writes it, for an untrained network of the given backbone. */
+function writeModel(dir: string, backbone: 'unet' | 'medt', size: [number, number]): string {
+  const tree = defaultKneeTree();
+  manualSeed(0);
+  const model = buildModel({
+    backbone,
+    inChannels: 3,
+    outChannels: tree.size,
+    levelSet: true,
+    imageSize: size,
+  });
+  const file = join(dir, `${backbone}.safetensors`);
+  saveSafetensors(file, model.stateDict(), {
+    format: 'kneeseg-model',
+    model: JSON.stringify(model.config),
+    decoding: 'tree',
+    tree: JSON.stringify(tree.definition),
+    preprocessing: JSON.stringify({
+      dir: '',
+      labeled: null,
+      subjectPattern: null,
+      axis: 'x',
+      size,
+      neighbours: 1,
+      intensity: 'minmax255',
+    }),
+    structures: JSON.stringify({}),
+    training: '{}',
+  });
+  model.dispose();
+  return file;
+}
+
+/** An OAI-like DESS volume: `slices` sagittal slices (x) of 384 x 384, 0.7 x 0.365 x 0.365 mm. */
+function scan(slices: number): Volume<Int16Array> {
+  const [ny, nz] = [OAI_SHAPE[1], OAI_SHAPE[0]];
+  const data = new Int16Array(slices * ny * nz);
+  for (let i = 0; i < data.length; i++) data[i] = (i * 2654435761) % 1000;
+  return {
+    shape: [slices, ny, nz],
+    spacing: [0.7, 0.365, 0.365],
+    origin: [0, 0, 0],
+    direction: IDENTITY_DIRECTION,
+    data,
+  };
+}
+
+interface Row {
+  backbone: string;
+  batch: number;
+  parameters: number;
+  slices: number;
+  extrapolated: boolean;
+  ours_predict_s: number;
+  ours_network_s: number;
+  pytorch_network_s: number;
+  /** per OAI scan (160 slices) */
+  ours_predict_per_scan_s: number;
+  ours_network_per_scan_s: number;
+  pytorch_network_per_scan_s: number;
+}
+
+function main(): void {
+  setNumThreads(THREADS);
+  const batch = Number(arg('batch', '4'));
+  const medtBatch = Number(arg('medt-batch', '1'));
+  const size = arg('size', '288x240').split('x').map(Number) as [number, number];
+  const backbones = arg('backbones', 'unet,medt').split(',') as ('unet' | 'medt')[];
+  const dir = mkdtempSync(join(tmpdir(), 'kneeseg-bench-predict-'));
+  const rows: Row[] = [];
+  for (const backbone of backbones) {
+    const slices = Number(
+      backbone === 'medt'
+        ? arg('medt-slices', arg('slices', String(OAI_SLICES)))
+        : arg('slices', String(OAI_SLICES)),
+    );
+    const b = backbone === 'medt' ? medtBatch : batch;
+    const file = writeModel(dir, backbone, size);
+    const m = loadModel(file);
+    const vol = scan(slices);
+    // warm-up: one batch (allocator, oneDNN primitives)
+    predictSlices(m, prepareCase('warm', scan(Math.min(b, slices)), undefined, m.preprocessing), {
+      batch: b,
+    });
+    let t0 = performance.now();
+    predictVolume(m, vol, 'bench', { batch: b });
+    const oursPredict = (performance.now() - t0) / 1000;
+    const p = prepareCase('bench', vol, undefined, m.preprocessing);
+    t0 = performance.now();
+    predictSlices(m, p, { batch: b });
+    const oursNetwork = (performance.now() - t0) / 1000;
+    const parameters = m.model.parameterCount();
+    m.model.dispose();
+    const py = spawnSync(
+      '/usr/bin/python3',
+      [REFERENCE, file, '--slices', String(slices), '--batch', String(b), '--threads', String(THREADS)],
+      {
+        encoding: 'utf8',
+        env: {
+          ...process.env,
+          GLIBC_TUNABLES,
+          OPENBLAS_NUM_THREADS: String(THREADS),
+          OMP_NUM_THREADS: String(THREADS),
+        },
+      },
+    );
+    if (py.status !== 0) throw new Error(`PyTorch reference failed: ${py.stderr}`);
+    const ref = JSON.parse(py.stdout.trim().split('\n').pop()!) as { seconds: number; params: number };
+    const scale = OAI_SLICES / slices;
+    rows.push({
+      backbone,
+      batch: b,
+      parameters,
+      slices,
+      extrapolated: slices !== OAI_SLICES,
+      ours_predict_s: oursPredict,
+      ours_network_s: oursNetwork,
+      pytorch_network_s: ref.seconds,
+      ours_predict_per_scan_s: oursPredict * scale,
+      ours_network_per_scan_s: oursNetwork * scale,
+      pytorch_network_per_scan_s: ref.seconds * scale,
+    });
+    if (ref.params !== parameters)
+      throw new Error(`parameter counts differ: ours ${parameters}, PyTorch ${ref.params}`);
+  }
+  const f = (x: number) => x.toFixed(1).padStart(8);
+  console.log(
+    `seconds per OAI scan (${OAI_SLICES} slices of ${OAI_SHAPE.join('x')}, cut to ${size.join('x')} model slices), ${THREADS} threads`,
+  );
+  console.log('backbone   params  batch  slices run   ours predict   ours network   PyTorch network   ratio');
+  for (const r of rows)
+    console.log(
+      `${r.backbone.padEnd(8)} ${String(r.parameters).padStart(9)} ${String(r.batch).padStart(4)}   ${String(r.slices).padStart(5)}${r.extrapolated ? '*' : ' '}    ${f(r.ours_predict_per_scan_s)}       ${f(r.ours_network_per_scan_s)}       ${f(r.pytorch_network_per_scan_s)}       ${(r.ours_network_per_scan_s / r.pytorch_network_per_scan_s).toFixed(2)}`,
+    );
+  if (rows.some((r) => r.extrapolated))
+    console.log(`* fewer slices run; per-scan seconds extrapolated x (${OAI_SLICES} / slices run)`);
+  mkdirSync('runs/bench', { recursive: true });
+  writeFileSync(
+    'runs/bench/predict.json',
+    `${JSON.stringify({ threads: THREADS, scan: [OAI_SLICES, ...OAI_SHAPE], modelSlice: size, rows }, null, 2)}\n`,
+  );
+}
+
+main();
