@@ -17,6 +17,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { format } from 'prettier';
 import * as E from '../../src/engine/index.ts';
 
 const { Conv2d, BatchNorm2d, ReLU, ConvTranspose2d } = E.nn;
@@ -232,7 +233,7 @@ const ROWS: {
   { name: 'unetStep', label: 'U-Net 16-64, 4x1x128x128, train step', unit: 'ms', scale: (ms) => ms },
 ];
 
-function main(): void {
+async function main(): Promise<void> {
   const load0 = loadavg()[0]!;
   const pys: PyOut[] = [];
   const mes: ReturnType<typeof ours>[] = [];
@@ -281,28 +282,27 @@ function main(): void {
   if (me.unetParams !== py.unetParams)
     console.log(`warning: U-Net parameter counts differ (ours ${me.unetParams}, PyTorch ${py.unetParams})`);
 
-  writeFileSync(
-    RESULTS,
-    `${JSON.stringify(
-      {
-        date: new Date().toISOString(),
-        node: process.version,
-        torch: E.buildInfo().torchVersion,
-        pytorch: py.torch,
-        threads: { ours: E.getNumThreads(), pytorch: py.threads },
-        pytorchSettings: { GLIBC_TUNABLES, OPENBLAS_NUM_THREADS: THREADS, zeroGradSetToNone: true },
-        ompWaitPolicy: process.env.OMP_WAIT_POLICY ?? 'default',
-        loadAverage: [load0, load1],
-        config: CONFIG,
-        unetParams: { ours: me.unetParams, pytorch: py.unetParams },
-        rows,
-        raw: { ours: me.results, pytorch: py.results },
-      },
-      null,
-      2,
-    )}\n`,
+  // formatted as the repository's `prettier --check .` expects
+  const json = JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      node: process.version,
+      torch: E.buildInfo().torchVersion,
+      pytorch: py.torch,
+      threads: { ours: E.getNumThreads(), pytorch: py.threads },
+      pytorchSettings: { GLIBC_TUNABLES, OPENBLAS_NUM_THREADS: THREADS, zeroGradSetToNone: true },
+      ompWaitPolicy: process.env.OMP_WAIT_POLICY ?? 'default',
+      loadAverage: [load0, load1],
+      config: CONFIG,
+      unetParams: { ours: me.unetParams, pytorch: py.unetParams },
+      rows,
+      raw: { ours: me.results, pytorch: py.results },
+    },
+    null,
+    2,
   );
+  writeFileSync(RESULTS, await format(json, { parser: 'json', printWidth: 110 }));
   console.log(`written ${RESULTS}`);
 }
 
-main();
+await main();
