@@ -7,7 +7,7 @@
  * Determinism: batch i is a pure function of (seed, i) (see TrainingData), and libtorch's generator is
  * reseeded from (seed, i) before each step, so a resumed run repeats an uninterrupted one.
  */
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Adam,
@@ -42,7 +42,23 @@ export interface LoopState {
   nanStreak: number;
   elapsedSeconds: number;
   stopped: string | null;
+  /**
+   * The iterations since the last training log entry, whose mean the next entry reports. Part of the
+   * checkpoint, so an entry after a resume averages the same iterations as without the interruption.
+   */
+  window: LogWindow;
 }
+
+interface LogWindow {
+  /** sums of the finite loss terms and how many steps they cover */
+  losses: Record<string, number>;
+  good: number;
+  steps: number;
+  stepSeconds: number;
+  waitSeconds: number;
+}
+
+const emptyWindow = (): LogWindow => ({ losses: {}, good: 0, steps: 0, stepSeconds: 0, waitSeconds: 0 });
 
 export interface TrainOptions {
   config: TrainConfig;
@@ -87,6 +103,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const emit = o.listener ?? (() => {});
   if (config.threads) setNumThreads(config.threads);
   mkdirSync(join(out, 'checkpoints'), { recursive: true });
+  removeStaleTemporaries(out);
   const log = new RunLog(join(out, 'log.jsonl'));
   const lastPath = join(out, 'checkpoints', 'last.safetensors');
 
@@ -114,15 +131,22 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     nanStreak: 0,
     elapsedSeconds: 0,
     stopped: null,
+    window: emptyWindow(),
   };
   // everything a checkpoint holds: trained modules and the method's own (EMA teachers, banks)
   const saved = { ...method.modules, ...(method.frozen ?? {}) };
+  // buffers a step changes as it runs (batch-norm statistics, CLD's banks): a skipped step restores them
+  const buffers = Object.values(saved).flatMap((m) => [...m.namedBuffers()].map(([, b]) => b));
   const resumed = Boolean(o.resume && existsSync(lastPath));
   if (resumed) {
     st = loadCheckpoint<LoopState>(lastPath, saved, optimizer);
     st.stopped = null;
     log.truncateAfter(st.iteration);
     log.append({ type: 'event', iteration: st.iteration, epoch: st.epoch, message: 'resumed' });
+  } else {
+    // a fresh start owns the folder: the log and model of an earlier attempt would mix with this run's
+    log.truncateAfter(-1);
+    rmSync(join(out, 'model.safetensors'), { force: true });
   }
   emit({ type: 'start', totalIterations, startIteration: st.iteration, parameters, resumed });
 
@@ -132,13 +156,25 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 
   const started = Date.now() - st.elapsedSeconds * 1000;
   const budgetMs = config.schedule.minutes === null ? Infinity : config.schedule.minutes * 60_000;
-  let sum: Record<string, number> = {};
-  let count = 0;
-  let stepSeconds = 0;
-  let waitSeconds = 0;
+  /**
+   * The run's length in iterations as schedules see it (beta(t) of Eq. 18, ramps, the stage switch by
+   * fraction): the iteration budget, or under a time budget the iterations the budget will allow at
+   * the speed so far (time budgets are not reproducible to the iteration anyway).
+   */
+  const progressTotal = (): number => {
+    if (budgetMs === Infinity || st.iteration < 20) return totalIterations;
+    const elapsed = Date.now() - started;
+    return Math.max(
+      st.iteration + 1,
+      Math.min(totalIterations, Math.round((st.iteration * budgetMs) / elapsed)),
+    );
+  };
   let pending: Promise<SliceBatch> | null = null;
 
   while (st.iteration < totalIterations && st.stopped === null) {
+    // Let the event loop turn once per step: awaiting an already prepared batch does not, and signals
+    // (Ctrl-C -> stopRequested) and worker messages are only delivered when it does.
+    await new Promise((resolve) => setImmediate(resolve));
     const t0 = performance.now();
     const sliceBatch = await (pending ?? data.batch(st.iteration));
     const t1 = performance.now();
@@ -146,27 +182,30 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     pending = st.iteration + 1 < totalIterations ? data.batch(st.iteration + 1) : null;
     const ctx: StepContext = {
       iteration: st.iteration,
-      maxIterations: totalIterations,
+      maxIterations: progressTotal(),
       epoch: st.epoch,
       stage: st.stage,
     };
     manualSeed(hashSeed(config.seed, st.iteration));
     const values = scope(() => {
       optimizer.zeroGrad();
+      const before = noGrad(() => buffers.map((b) => b.clone()));
       const terms = method.step(toBatch(sliceBatch), ctx);
       const v = Object.fromEntries(Object.entries(terms).map(([k, t]) => [k, (t as Tensor).item()]));
       if (nonFinite(v).length === 0) {
         terms.total.backward();
         optimizer.step();
         method.afterStep?.(ctx);
-      }
+      } else noGrad(() => buffers.forEach((b, i) => b.copy_(before[i]!))); // NaN statistics would outlive the skip
       return v;
     });
     const bad = nonFinite(values);
     st.iteration++;
     const t2 = performance.now();
-    stepSeconds += (t2 - t1) / 1000;
-    waitSeconds += (t1 - t0) / 1000;
+    const w = st.window;
+    w.steps++;
+    w.stepSeconds += (t2 - t1) / 1000;
+    w.waitSeconds += (t1 - t0) / 1000;
     if (bad.length) {
       st.nanStreak++;
       log.append({
@@ -190,12 +229,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       }
     } else {
       st.nanStreak = 0;
-      for (const [k, v] of Object.entries(values)) sum[k] = (sum[k] ?? 0) + v;
-      count++;
+      for (const [k, v] of Object.entries(values)) w.losses[k] = (w.losses[k] ?? 0) + v;
+      w.good++;
     }
 
-    if (st.iteration % config.logEvery === 0 && count > 0) {
-      const losses = Object.fromEntries(Object.entries(sum).map(([k, v]) => [k, v / count]));
+    if (st.iteration % config.logEvery === 0 && w.good > 0) {
+      const losses = Object.fromEntries(Object.entries(w.losses).map(([k, v]) => [k, v / w.good]));
       log.append({
         type: 'train',
         iteration: st.iteration,
@@ -203,8 +242,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         stage: st.stage,
         lr: st.lr,
         losses,
-        seconds_per_step: stepSeconds / config.logEvery,
-        data_wait_seconds: waitSeconds / config.logEvery,
+        seconds_per_step: w.stepSeconds / w.steps,
+        data_wait_seconds: w.waitSeconds / w.steps,
       });
       emit({
         type: 'step',
@@ -214,13 +253,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         stage: st.stage,
         lr: st.lr,
         losses,
-        secondsPerStep: stepSeconds / config.logEvery,
+        secondsPerStep: w.stepSeconds / w.steps,
       });
-      sum = {};
-      count = 0;
-      stepSeconds = 0;
-      waitSeconds = 0;
     }
+    if (st.iteration % config.logEvery === 0) st.window = emptyWindow();
 
     if (st.iteration % iterationsPerEpoch === 0 || st.iteration === totalIterations) {
       st.epoch++;
@@ -231,7 +267,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         st.stage === 1 &&
         ((config.schedule.stageSwitch.mode === 'epoch' && st.epoch >= config.schedule.stageSwitch.epoch) ||
           (config.schedule.stageSwitch.mode === 'fraction' &&
-            st.iteration >= config.schedule.stageSwitch.fraction * totalIterations))
+            st.iteration >= config.schedule.stageSwitch.fraction * progressTotal()))
       )
         switchStage(st, optimizer, config, log, emit);
     }
@@ -251,6 +287,15 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (!existsSync(join(out, 'model.safetensors'))) saveBest(); // a run too short to validate still yields a model
   emit({ type: 'end', iteration: st.iteration, reason: st.stopped, seconds: st.elapsedSeconds });
   return { state: st, totalIterations, parameters };
+}
+
+/**
+ * Files are written to `NAME.tmp-PID` and renamed (src/engine/safetensors.ts); a process killed in the
+ * middle of a write leaves its temporary file behind. No other process writes into this run folder.
+ */
+function removeStaleTemporaries(out: string): void {
+  for (const dir of [out, join(out, 'checkpoints')])
+    for (const f of readdirSync(dir)) if (/\.tmp-\d+$/.test(f)) rmSync(join(dir, f), { force: true });
 }
 
 function switchStage(
@@ -348,14 +393,16 @@ export function validate(
   const all = [...Object.values(method.modules), ...Object.values(method.frozen ?? {})];
   for (const m of all) m.eval();
   try {
-    for (const b of data.validation(Math.max(1, o.config.batch.labeled + o.config.batch.unlabeled))) {
-      const { loss, pred } = noGrad(() =>
+    // A scope keeps every tensor made inside it until it ends, the activations of a forward pass
+    // included: the loss and the prediction get a scope each, over batches of the labelled batch size,
+    // so validation never needs more memory than a training step (MedT at 288 x 240 needs ~20 GB).
+    for (const b of data.validation(Math.max(1, o.config.batch.labeled))) {
+      const loss = noGrad(() => scope(() => method.validationLoss(toBatch(b), ctx).item()));
+      const pred = noGrad(() =>
         scope(() => {
-          const batch = toBatch(b);
-          const l = method.validationLoss(batch, ctx).item();
-          const logits = method.predictor.forward(batch.image).logits;
-          const labels = method.decode(logits);
-          return { loss: l, pred: labels.to('uint8').data() as Uint8Array };
+          const image = tensor(b.image, [b.n, b.channels, b.height, b.width]);
+          const labels = method.decode(method.predictor.forward(image).logits);
+          return labels.to('uint8').data() as Uint8Array;
         }),
       );
       lossSum += loss * b.n;

@@ -1,0 +1,72 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError } from '../../src/errors.ts';
+import { mergeConfig, parseConfig } from '../../src/train/config.ts';
+import { flagsToConfig } from '../../src/cli/train.ts';
+
+function configError(input: unknown): ConfigError {
+  try {
+    parseConfig(input);
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${String(e)}`);
+    return e;
+  }
+  assert.fail('the configuration was accepted');
+}
+
+test('defaults are the paper protocol', () => {
+  const c = parseConfig({});
+  assert.deepEqual(c.optim, { lr: 1e-3, lrStage2: 1e-4, betas: [0.9, 0.99], weightDecay: 1e-5 });
+  assert.deepEqual(c.batch, { labeled: 2, unlabeled: 2 });
+  assert.deepEqual(c.data.size, [288, 240]);
+  assert.equal(c.data.neighbours, 1); // 3 input channels
+  assert.equal(c.schedule.lrPatience, 40);
+  assert.equal(c.schedule.stopPatience, 60);
+  assert.equal(c.schedule.maxEpochs, 500);
+});
+
+test('an unknown key is rejected with its full path named', () => {
+  const top = configError({ learningRate: 0.1 });
+  assert.equal(top.key, 'learningRate');
+  assert.match(top.message, /learningRate.*unknown key/);
+  const nested = configError({ optim: { lr: 1e-3, momentum: 0.9 } });
+  assert.equal(nested.key, 'optim.momentum');
+  assert.match(nested.message, /"optim\.momentum": unknown key/);
+});
+
+test('bad values are rejected with the key named', () => {
+  const lr = configError({ optim: { lr: -0.001 } });
+  assert.equal(lr.key, 'optim.lr');
+  assert.match(lr.message, /optim\.lr/);
+  assert.equal(configError({ schedule: { emaDecay: 1.5 } }).key, 'schedule.emaDecay');
+  assert.equal(configError({ data: { size: [288] } }).key, 'data.size');
+  assert.equal(configError({ checkpointEvery: 0 }).key, 'checkpointEvery');
+  assert.equal(configError({ batch: { labeled: 1.5 } }).key, 'batch.labeled');
+});
+
+test('flags override the config file, which overrides the defaults', () => {
+  const file = {
+    optim: { lr: 0.005 },
+    seed: 3,
+    schedule: { maxIterations: 100, emaDecay: 0.5 },
+    data: { size: [64, 64] },
+  };
+  const flags = flagsToConfig({ data: '/d', out: '/r', seed: '9', maxIterations: '20', size: '32x48' });
+  const c = parseConfig(mergeConfig(file, flags));
+  assert.equal(c.seed, 9); // flag
+  assert.equal(c.schedule.maxIterations, 20); // flag
+  assert.deepEqual(c.data.size, [32, 48]); // flag
+  assert.equal(c.data.dir, '/d'); // flag
+  assert.equal(c.optim.lr, 0.005); // file
+  assert.equal(c.schedule.emaDecay, 0.5); // file, a sibling of a flag-set key survives the merge
+  assert.equal(c.optim.lrStage2, 1e-4); // default
+  assert.equal(c.data.neighbours, 1); // default
+  assert.equal(c.method.name, 'sshcps'); // default
+});
+
+test('mergeConfig replaces arrays and scalars and merges objects', () => {
+  assert.deepEqual(mergeConfig({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3] }, d: { e: 2 } }), {
+    a: { b: 1, c: [3] },
+    d: { e: 2 },
+  });
+});

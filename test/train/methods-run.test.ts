@@ -1,0 +1,115 @@
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadSafetensors } from '../../src/engine/index.ts';
+import { METHOD_NAMES } from '../../src/methods/registry.ts';
+import { runTraining } from '../../src/train/run.ts';
+import { parseConfig } from '../../src/train/config.ts';
+import { readLog, tempDir, tinyCohort, tinyConfig, trainEntries, validationEntries } from './helpers.ts';
+
+/**
+ * The loss terms each method's step returns (besides `total`), read from src/methods/: stage 1 and,
+ * for the two-stage methods, stage 2 (the conditional BCE `cond` gives way to the unconditional `up`).
+ */
+const TERMS: Record<string, { stage1: string[]; stage2?: string[] }> = {
+  sshcps: { stage1: ['cp', 'cond', 'ls', 'consistency'], stage2: ['cp', 'up', 'ls', 'consistency'] },
+  'seg-th': { stage1: ['cp', 'cond'] },
+  'seg-th-up': { stage1: ['cp', 'cond'], stage2: ['cp', 'up'] },
+  'seg-ls': { stage1: ['cp', 'cond', 'ls'], stage2: ['cp', 'up', 'ls'] },
+  hcps: { stage1: ['cp', 'cond'], stage2: ['cp', 'up'] },
+  supervised: { stage1: ['ce', 'dice'] },
+  dtc: { stage1: ['dice', 'ce', 'ls', 'consistency'] },
+  cct: { stage1: ['ce', 'dice', 'supervised', 'consistency'] },
+  cld: { stage1: ['supervised', 'cps'] },
+  'mean-teacher': { stage1: ['ce', 'dice', 'consistency'] },
+  'ua-mt': { stage1: ['ce', 'dice', 'consistency'] },
+};
+
+const root = tempDir('train-methods');
+let data = '';
+before(async () => {
+  data = await tinyCohort(root);
+});
+
+test('the expected terms cover every registered method', () => {
+  assert.deepEqual(Object.keys(TERMS).sort(), [...METHOD_NAMES].sort());
+});
+
+for (const name of METHOD_NAMES) {
+  test(`a 30-iteration ${name} run writes config, log, checkpoint, model and summary with its loss terms`, async () => {
+    const out = join(root, name);
+    const input = tinyConfig(data, {
+      method: { name, options: name === 'ua-mt' ? { passes: 2 } : {} },
+      schedule: { stageSwitch: { mode: 'fraction', fraction: 0.5 } },
+    });
+    const { summary } = await runTraining(input, { out });
+
+    for (const f of [
+      'config.json',
+      'log.jsonl',
+      'checkpoints/last.safetensors',
+      'model.safetensors',
+      'summary.json',
+    ])
+      assert.ok(existsSync(join(out, f)), `${name}: ${f} is missing`);
+    // the resolved configuration is the one that ran
+    assert.deepEqual(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')), parseConfig(input));
+    assert.equal(summary.iterations, 30);
+    assert.equal(summary.method, name);
+    assert.deepEqual(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')), summary);
+
+    const log = readLog(out);
+    const train = trainEntries(log);
+    assert.deepEqual(
+      train.map((e) => e.iteration),
+      [5, 10, 15, 20, 25, 30],
+    );
+    const twoStage = TERMS[name]!.stage2 !== undefined;
+    for (const e of train) {
+      assert.equal(e.skipped, undefined);
+      const expected = e.stage === 2 ? TERMS[name]!.stage2! : TERMS[name]!.stage1;
+      assert.deepEqual(
+        Object.keys(e.losses).sort(),
+        [...expected, 'total'].sort(),
+        `${name} at ${e.iteration}`,
+      );
+      for (const [k, v] of Object.entries(e.losses)) assert.ok(Number.isFinite(v), `${name}: ${k} = ${v}`);
+      assert.ok(e.seconds_per_step > 0 && e.data_wait_seconds >= 0);
+    }
+    // two-stage methods switch at half the budget (end of epoch 3), the others stay in stage 1
+    assert.deepEqual(
+      train.map((e) => e.stage),
+      twoStage ? [1, 1, 1, 2, 2, 2] : [1, 1, 1, 1, 1, 1],
+    );
+    const validations = validationEntries(log);
+    assert.equal(validations.length, 6); // one per 5-iteration epoch
+    for (const v of validations) {
+      assert.ok(Number.isFinite(v.val_loss) && Number.isFinite(v.ema_vl));
+      assert.deepEqual(Object.keys(v.dice).sort(), [
+        'femoral_cartilage',
+        'femur',
+        'patella',
+        'patellar_cartilage',
+        'tibia',
+        'tibial_cartilage',
+      ]);
+    }
+
+    // the model file is complete: the predictor's weights and the configuration
+    const model = loadSafetensors(join(out, 'model.safetensors'));
+    try {
+      assert.equal(model.metadata.format, 'kneeseg-model');
+      assert.deepEqual(JSON.parse(model.metadata.training!), parseConfig(input));
+      assert.ok(model.tensors.size > 0);
+    } finally {
+      for (const t of model.tensors.values()) t.dispose();
+    }
+    const ckpt = loadSafetensors(join(out, 'checkpoints', 'last.safetensors'));
+    try {
+      assert.equal((JSON.parse(ckpt.metadata.kneeseg_state!) as { iteration: number }).iteration, 30);
+    } finally {
+      for (const t of ckpt.tensors.values()) t.dispose();
+    }
+  });
+}
