@@ -2,7 +2,7 @@
  * Training step and inference time of MedT and U-Net, ours against the PyTorch reference
  * (bench/reference/, same networks, same config) on the same machine in one run.
  *
- *   node --import tsx bench/models/models.bench.ts [--steps 3] [--cases medt:128x128,unet:288x240]
+ *   node --import tsx bench/models/models.bench.ts [--steps 3] [--repeat 1] [--cases medt:128x128,unet:288x240]
  *
  * Training step: batch 4, forward, cross-entropy on f_PW + MSE on f_LS, backward, Adam. Inference: one
  * slice, eval mode, no grad. Each measurement runs in its own process (peak RSS is per process:
@@ -47,6 +47,8 @@ function arg(name: string, fallback: string): string {
   return i >= 0 ? process.argv[i + 1]! : fallback;
 }
 
+/** `medt:288x240`, or `medt:288x240:infer` to measure inference only (a batch-4 MedT step at that size
+ * needs far more memory than a shared 24 GiB machine has free). */
 function configOf(spec: string) {
   const [backbone, size] = spec.split(':') as ['medt' | 'unet', string];
   const [h, w] = size.split('x').map(Number) as [number, number];
@@ -81,9 +83,10 @@ function measureOurs(spec: string, steps: number): void {
     fn();
     return (performance.now() - t0) / 1000;
   };
+  const inferOnly = spec.endsWith(':infer');
   model.train();
-  step();
-  const train = Array.from({ length: steps }, () => time(step)).sort((a, b) => a - b);
+  if (!inferOnly) step();
+  const train = inferOnly ? [] : Array.from({ length: steps }, () => time(step)).sort((a, b) => a - b);
   model.eval();
   const x1 = x.narrow(0, 0, 1).keep();
   const infer1 = () => scope(() => void noGrad(() => model.forward(x1)));
@@ -105,11 +108,13 @@ function runChild(cmd: string, args: string[], env: NodeJS.ProcessEnv): Timing {
   return JSON.parse(line) as Timing;
 }
 
-const median = (v: number[]) => v[Math.floor(v.length / 2)]!;
-const fmt = (s: number) => (s >= 1 ? `${s.toFixed(2)} s` : `${(s * 1000).toFixed(0)} ms`);
+const median = (v: number[]) => v[Math.floor(v.length / 2)] ?? NaN;
+const fmt = (s: number | undefined) =>
+  s === undefined || Number.isNaN(s) ? '-' : s >= 1 ? `${s.toFixed(2)} s` : `${(s * 1000).toFixed(0)} ms`;
 
 function main(): void {
   const steps = Number(arg('steps', '3'));
+  const repeat = Number(arg('repeat', '1'));
   const child = arg('case', '');
   if (child) return measureOurs(child, steps);
   const cases = arg('cases', 'medt:128x128,medt:288x240,unet:128x128,unet:288x240').split(',');
@@ -127,6 +132,7 @@ function main(): void {
         '--threads',
         String(THREADS),
         ...(loop ? ['--local-loop'] : []),
+        ...(spec.endsWith(':infer') ? ['--no-train'] : []),
       ],
       { GLIBC_TUNABLES, OPENBLAS_NUM_THREADS: String(THREADS), OMP_NUM_THREADS: String(THREADS) },
     );
@@ -140,22 +146,38 @@ function main(): void {
   );
   for (const spec of cases) {
     load[spec] = loadavg();
+    // variants alternate over `repeat` rounds, so a change in machine load hits all of them alike
     const r: Record<string, Timing> = {};
-    r.ours = runChild(
-      process.execPath,
-      ['--import', 'tsx', SELF, '--case', spec, '--steps', String(steps)],
-      {},
-    );
-    if (spec.startsWith('medt')) {
-      r.pytorch_official_loop = py(spec, true);
-      r.pytorch_batched = py(spec, false);
-    } else {
-      r.pytorch = py(spec, false);
-    }
+    const variants: [string, () => Timing][] = [
+      [
+        'ours',
+        () =>
+          runChild(process.execPath, ['--import', 'tsx', SELF, '--case', spec, '--steps', String(steps)], {}),
+      ],
+      ...(spec.startsWith('medt')
+        ? ([
+            ['pytorch_official_loop', () => py(spec, true)],
+            ['pytorch_batched', () => py(spec, false)],
+          ] as [string, () => Timing][])
+        : ([['pytorch', () => py(spec, false)]] as [string, () => Timing][])),
+    ];
+    for (let round = 0; round < repeat; round++)
+      for (const [name, measure] of variants) {
+        const t = measure();
+        const prev = r[name];
+        r[name] = prev
+          ? {
+              ...t,
+              train_step_s: [...prev.train_step_s, ...t.train_step_s].sort((a, b) => a - b),
+              infer_s: [...prev.infer_s, ...t.infer_s].sort((a, b) => a - b),
+              peak_rss_mib: Math.max(prev.peak_rss_mib, t.peak_rss_mib),
+            }
+          : t;
+      }
     results[spec] = r;
     const ours = r.ours;
     console.log(
-      `\n${spec}  (${ours.params.toLocaleString('en-US')} parameters, batch 4, ${THREADS} threads, min / median of ${steps})`,
+      `\n${spec}  (${ours.params.toLocaleString('en-US')} parameters, batch 4, ${THREADS} threads, min / median of ${steps} x ${repeat})`,
     );
     console.log(
       '  variant                  train step           inference/slice     peak RSS   step ratio ours/this',
@@ -163,8 +185,8 @@ function main(): void {
     for (const [name, t] of Object.entries(r)) {
       const ratio = name === 'ours' ? '' : (median(ours.train_step_s) / median(t.train_step_s)).toFixed(2);
       console.log(
-        `  ${name.padEnd(23)}  ${fmt(t.train_step_s[0]!).padStart(8)} / ${fmt(median(t.train_step_s)).padStart(8)}   ` +
-          `${fmt(t.infer_s[0]!).padStart(7)} / ${fmt(median(t.infer_s)).padStart(7)}   ${t.peak_rss_mib.toFixed(0).padStart(6)} MiB   ${ratio}`,
+        `  ${name.padEnd(23)}  ${fmt(t.train_step_s[0]).padStart(8)} / ${fmt(median(t.train_step_s)).padStart(8)}   ` +
+          `${fmt(t.infer_s[0]).padStart(7)} / ${fmt(median(t.infer_s)).padStart(7)}   ${t.peak_rss_mib.toFixed(0).padStart(6)} MiB   ${ratio}`,
       );
     }
   }

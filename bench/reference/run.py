@@ -5,7 +5,7 @@
       DIR/input.safetensors ("x" the input, "w" weights of the scalar loss sum(w * logits) + sum(w * ls)).
       Writes DIR/out.safetensors: eval.* outputs, then train.* outputs and grad.<param> of the loss
       (train mode, batch statistics), and loop.eval.* (MedT with the official per-patch loop).
-  python3 run.py bench CONFIG_JSON --batch 4 --steps 3 [--local-loop] [--threads 2]
+  python3 run.py bench CONFIG_JSON --batch 4 --steps 3 [--local-loop] [--threads 2] [--no-train]
       Prints one JSON line: train step and per-slice inference times (s) and peak RSS (MiB).
 """
 import argparse
@@ -56,7 +56,7 @@ def parity(directory):
     st.write(f"{directory}/out.safetensors", out)
 
 
-def bench(cfg, batch, steps, local_loop):
+def bench(cfg, batch, steps, local_loop, train=True):
     torch.manual_seed(0)
     net = SegmentationNet(cfg, local_loop)
     H, W = cfg["imageSize"]
@@ -74,9 +74,10 @@ def bench(cfg, batch, steps, local_loop):
         opt.step()
 
     net.train()
-    step()  # warm-up
     times = []
-    for _ in range(steps):
+    if train:
+        step()  # warm-up
+    for _ in range(steps if train else 0):
         t0 = time.perf_counter()
         step()
         times.append(time.perf_counter() - t0)
@@ -106,13 +107,14 @@ def main(argv):
     b.add_argument("--steps", type=int, default=3)
     b.add_argument("--local-loop", action="store_true")
     b.add_argument("--threads", type=int, default=2)
+    b.add_argument("--no-train", action="store_true")
     a = ap.parse_args(argv)
     torch.set_num_threads(a.threads)
     if a.cmd == "parity":
         for d in a.dirs:
             parity(d)
     else:
-        bench(json.loads(a.config), a.batch, a.steps, a.local_loop)
+        bench(json.loads(a.config), a.batch, a.steps, a.local_loop, not a.no_train)
 
 
 if __name__ == "__main__":

@@ -52,6 +52,10 @@ export function modelCommand(program: Command): void {
         console.log(
           `  ${'total'.padEnd(w)}  ${s.params.toLocaleString('en-US').padStart(11)}  (${(s.params / 1e6).toFixed(3)} M)`,
         );
+        if (o.backbone === 'medt')
+          console.log(
+            '  for comparison: the paper reports 1.73 M; the official MedT code has 1,560,140 at 128x128, 1,524,536 of them in layers it uses',
+          );
         console.log(
           `  FLOPs per slice: ${(s.flopsPerSlice / 1e9).toFixed(2)} G (conv, matmul and einsum; 2 per multiply-add)`,
         );

@@ -9,7 +9,7 @@
  * upsampled map is resized / padded to the skip's exact size. Optional dropout on the bottleneck (the
  * deepest encoder output).
  */
-import { cat, interpolate, maxPool2d, nn, pad, Layer, Module, type Tensor } from '../engine/index.ts';
+import { cat, interpolate, maxPool2d, nn, pad, scope, Layer, Module, type Tensor } from '../engine/index.ts';
 import { z } from 'zod';
 import { conv, convT } from './flops.ts';
 
@@ -50,8 +50,10 @@ class DoubleConv extends Layer {
     this.norm2 = this.module('norm2', makeNorm(c, cout));
   }
   forward(x: Tensor): Tensor {
-    const y = this.norm1.forward(conv(this.conv1, x)).relu();
-    return this.norm2.forward(conv(this.conv2, y)).relu();
+    // a scope per block frees the intermediates autograd does not keep as soon as the block returns
+    return scope(() =>
+      this.norm2.forward(conv(this.conv2, this.norm1.forward(conv(this.conv1, x)).relu())).relu(),
+    );
   }
 }
 
@@ -63,7 +65,7 @@ class Down extends Layer {
   }
   forward(x: Tensor): Tensor {
     // floor-mode pooling drops an odd last row; the decoder resizes or pads back to the skip
-    return this.conv.forward(maxPool2d(x, 2));
+    return scope(() => this.conv.forward(maxPool2d(x, 2)));
   }
 }
 
@@ -79,6 +81,9 @@ class Up extends Module {
     this.conv = this.module('conv', new DoubleConv(2 * cout, cout, c));
   }
   forward(x: Tensor, skip: Tensor): Tensor {
+    return scope(() => this.#forward(x, skip));
+  }
+  #forward(x: Tensor, skip: Tensor): Tensor {
     const [h, w] = [skip.size(2), skip.size(3)];
     let y: Tensor;
     if (this.reduce) {

@@ -11,7 +11,18 @@
  * accepts (sized from the configured image size); shorter sequences use its centre, so an input may be
  * smaller than configured (the official code only takes exactly K).
  */
-import { call, cat, noGrad, randn, stack, tensor, nn, Layer, type Tensor } from '../../engine/index.ts';
+import {
+  call,
+  cat,
+  noGrad,
+  randn,
+  scope,
+  stack,
+  tensor,
+  nn,
+  Layer,
+  type Tensor,
+} from '../../engine/index.ts';
 import { InputError } from '../../errors.ts';
 import { conv, einsumF, matmul } from '../flops.ts';
 import type { AttentionKind } from './config.ts';
@@ -84,6 +95,11 @@ export class AxialAttention extends Layer {
   }
 
   forward(x: Tensor): Tensor {
+    // a scope per call frees the intermediates autograd does not keep as soon as the layer returns
+    return scope(() => this.#forward(x));
+  }
+
+  #forward(x: Tensor): Tensor {
     const [N, C, H, W] = x.shape as [number, number, number, number];
     const height = this.opts.axis === 'height';
     const L = height ? H : W;
@@ -120,7 +136,10 @@ export class AxialAttention extends Layer {
       }
       const qr = einsumF('bgci,cij->bgij', q, qe);
       const kr = einsumF('bgci,cij->bgij', k, ke).transpose(2, 3);
-      const logits = this.bn_similarity.forward(cat([qk, qr, kr], 1)).view(B, 3, G, L, L).sum(1);
+      const logits = this.bn_similarity
+        .forward(cat([qk, qr, kr], 1))
+        .view(B, 3, G, L, L)
+        .sum(1);
       const sim = logits.softmax(3);
       let sv = matmul(v, sim.transpose(2, 3));
       const sve = einsumF('bgij,cij->bgci', sim, ve);

@@ -11,7 +11,7 @@
  * Upsampling goes to the skip's exact size (not a fixed factor 2), so odd sizes work; for even sizes
  * the two are the same computation.
  */
-import { interpolate, nn, Sequential, type Module, type Tensor } from '../../engine/index.ts';
+import { interpolate, nn, scope, Sequential, type Module, type Tensor } from '../../engine/index.ts';
 import { conv } from '../flops.ts';
 import type { AttentionKind } from './config.ts';
 import { AxialBlock, EXPANSION } from './gated-axial-block.ts';
@@ -95,11 +95,11 @@ export class Branch {
   forward(x: Tensor): Tensor {
     const size = [x.size(2), x.size(3)] as const;
     let y = x;
-    for (const [c, bn] of this.stem) y = bn.forward(conv(c, y)).relu();
+    for (const [c, bn] of this.stem) y = scope(() => bn.forward(conv(c, y)).relu());
     const skips: Tensor[] = [];
     for (const stage of this.stages) skips.push((y = stage.forward(y)));
     const up = (c: nn.Conv2d, t: Tensor, to: readonly [number, number]) =>
-      interpolate(conv(c, t), { size: to, mode: 'bilinear' }).relu();
+      scope(() => interpolate(conv(c, t), { size: to, mode: 'bilinear' }).relu());
     const sizeOf = (t: Tensor) => [t.size(2), t.size(3)] as const;
     if (this.bottleneck) y = up(this.bottleneck, y, sizeOf(y)).add(y);
     for (let i = this.decoders.length - 1; i >= 0; i--)

@@ -9,7 +9,7 @@
  * The shortcut is the identity, or a strided 1x1 conv + BN when resolution or channels change.
  * Parameter names follow the official code (including its spelling `hight_block`).
  */
-import { Layer, Sequential, nn, type Tensor } from '../../engine/index.ts';
+import { Layer, Sequential, nn, scope, type Tensor } from '../../engine/index.ts';
 import { conv } from '../flops.ts';
 import { AxialAttention } from './axial-attention.ts';
 import type { AttentionKind } from './config.ts';
@@ -62,6 +62,10 @@ export class AxialBlock extends Layer {
   }
 
   forward(x: Tensor): Tensor {
+    return scope(() => this.#forward(x));
+  }
+
+  #forward(x: Tensor): Tensor {
     let y = this.bn1.forward(conv(this.conv_down, x)).relu();
     y = this.width_block.forward(this.hight_block.forward(y)).relu();
     y = this.bn2.forward(conv(this.conv_up, y));
