@@ -395,7 +395,7 @@ export function validate(
   try {
     // A scope keeps every tensor made inside it until it ends, the activations of a forward pass
     // included: the loss and the prediction get a scope each, over batches of the labelled batch size,
-    // so validation never needs more memory than a training step (MedT at 288 x 240 needs ~20 GB).
+    // so validation never needs more memory than a training step (MedT, 288 x 240, batch 4: ~11 GB).
     for (const b of data.validation(Math.max(1, o.config.batch.labeled))) {
       const loss = noGrad(() => scope(() => method.validationLoss(toBatch(b), ctx).item()));
       const pred = noGrad(() =>

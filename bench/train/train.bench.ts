@@ -1,0 +1,136 @@
+/**
+ * Training throughput: iterations per second and the share of each iteration spent waiting for the
+ * next batch (the batch is built in a worker thread while the previous step runs, so the wait should
+ * be a few per cent at most), for SSHCPS on the U-Net and MedT backbones at the paper's 288 x 240
+ * input, batch 2 labelled + 2 unlabelled, default networks, all cores.
+ *
+ *   node --import tsx bench/train/train.bench.ts [--iterations N] [--medt-iterations N]
+ *
+ * The synthetic cohort is generated once into the system's temporary folder and reused. Figures come
+ * from RUN/log.jsonl (seconds_per_step, data_wait_seconds, logged every iteration); the first
+ * iteration (worker start, first-touch allocations) is reported apart. Prints a table and writes
+ * bench/train/results.json with the process's peak memory. bench/ measures; it never asserts.
+ *
+ * Memory: one MedT step at 288 x 240, batch 4, needs about 11 GB resident here (the U-Net 1.4 GB),
+ * so run the MedT part only when nothing else large is running on a 24 GB machine.
+ */
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { writeSynthCohort } from '../../src/data/synth/index.ts';
+import { runTraining } from '../../src/train/run.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    iterations: { type: 'string', default: '12' },
+    'medt-iterations': { type: 'string', default: '5' },
+  },
+});
+const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
+const SIZE: [number, number] = [288, 240];
+
+interface TrainLine {
+  type: string;
+  iteration: number;
+  seconds_per_step: number;
+  data_wait_seconds: number;
+}
+
+async function cohort(): Promise<string> {
+  const dir = join(tmpdir(), 'kneeseg-bench-train-cohort');
+  if (existsSync(join(dir, 'dataset.json'))) return dir;
+  const t0 = performance.now();
+  await writeSynthCohort({ out: dir, labelled: 3, unlabelled: 3, test: 1, seed: 11 });
+  console.log(`cohort: ${dir} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  return dir;
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+async function bench(data: string, backbone: 'unet' | 'medt', iterations: number) {
+  const out = mkdtempSync(join(tmpdir(), `kneeseg-bench-train-${backbone}-`));
+  const load = loadavg()[0]!;
+  try {
+    const { summary } = await runTraining(
+      {
+        data: { dir: data, size: SIZE },
+        model: { backbone },
+        method: { name: 'sshcps' },
+        schedule: { maxIterations: iterations, iterationsPerEpoch: 1000, validationSlices: 4 },
+        logEvery: 1,
+        checkpointEvery: 1000,
+      },
+      { out },
+    );
+    const lines = readFileSync(join(out, 'log.jsonl'), 'utf8')
+      .split('\n')
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as TrainLine)
+      .filter((e) => e.type === 'train');
+    const [first, ...rest] = lines;
+    const step = mean(rest.map((e) => e.seconds_per_step));
+    const wait = mean(rest.map((e) => e.data_wait_seconds));
+    return {
+      backbone,
+      method: 'sshcps',
+      input: `3x${SIZE[0]}x${SIZE[1]}`,
+      batch: '2 labelled + 2 unlabelled',
+      parameters: summary.parameters,
+      iterations_timed: rest.length,
+      iterations_per_second: 1 / (step + wait),
+      seconds_per_step: step,
+      data_wait_seconds: wait,
+      data_wait_share: wait / (step + wait),
+      max_data_wait_seconds: Math.max(...rest.map((e) => e.data_wait_seconds)),
+      first_iteration: {
+        seconds_per_step: first!.seconds_per_step,
+        data_wait_seconds: first!.data_wait_seconds,
+      },
+      /** the process's peak resident memory so far (U-Net runs first, so MedT's figure covers both) */
+      peak_rss_gb: (process.resourceUsage().maxRSS * 1024) / 2 ** 30,
+      load_before: load,
+      load_after: loadavg()[0]!,
+    };
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+const data = await cohort();
+const rows = [
+  await bench(data, 'unet', Number(args.iterations)),
+  await bench(data, 'medt', Number(args['medt-iterations'])),
+];
+
+const pct = (x: number) => `${(100 * x).toFixed(4)} %`;
+console.log(
+  `\ntraining throughput, sshcps, ${SIZE.join('x')}, batch 2+2, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), KNEESEG_THREADS=${process.env.KNEESEG_THREADS ?? 'all'}`,
+);
+console.log(
+  'backbone | params    | it/s   | s/step | wait ms | wait share | max wait ms | 1st it. wait s | load 1 min',
+);
+console.log(
+  '---------|-----------|--------|--------|---------|------------|-------------|----------------|-----------',
+);
+for (const r of rows)
+  console.log(
+    [
+      r.backbone.padEnd(8),
+      r.parameters.toLocaleString('en').padStart(9),
+      r.iterations_per_second.toFixed(3).padStart(6),
+      r.seconds_per_step.toFixed(3).padStart(6),
+      (1000 * r.data_wait_seconds).toFixed(3).padStart(7),
+      pct(r.data_wait_share).padStart(10),
+      (1000 * r.max_data_wait_seconds).toFixed(3).padStart(11),
+      r.first_iteration.data_wait_seconds.toFixed(3).padStart(14),
+      `${r.load_before.toFixed(1)} -> ${r.load_after.toFixed(1)}`,
+      `peak RSS ${r.peak_rss_gb.toFixed(1)} GB`,
+    ].join(' | '),
+  );
+writeFileSync(
+  RESULTS,
+  `${JSON.stringify({ date: new Date().toISOString(), cores: availableParallelism(), rows }, null, 2)}\n`,
+);
+console.log(`\nwrote ${RESULTS}`);
