@@ -85,6 +85,8 @@ export function trainCommand(program: Command): void {
           `model: ${join(f.out, 'model.safetensors')} (best EMA-VL at epoch ${r.summary.best_epoch})`,
         );
         if (interrupted) process.exitCode = 130;
+        // stopped by non-finite losses: the run failed, whatever model it kept
+        else if (r.result.state.nanStreak >= r.config.nanTolerance) process.exitCode = 1;
       } finally {
         process.off('SIGINT', onSigint);
       }
