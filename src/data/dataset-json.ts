@@ -27,7 +27,8 @@ export const DatasetJsonSchema = z.looseObject({
 
 export type DatasetJson = z.infer<typeof DatasetJsonSchema>;
 
-const FIX = 'write dataset.json as in nnU-Net v2: {"channel_names": {"0": "MRI"}, "labels": {"background": 0, "femur": 1, ...}, "file_ending": ".nii.gz"}';
+const FIX =
+  'write dataset.json as in nnU-Net v2: {"channel_names": {"0": "MRI"}, "labels": {"background": 0, "femur": 1, ...}, "file_ending": ".nii.gz"}';
 
 /** Reads and validates DIR/dataset.json; InputError naming the file for a missing, unparsable or invalid one. */
 export function readDatasetJson(dir: string): DatasetJson {
@@ -46,7 +47,9 @@ export function readDatasetJson(dir: string): DatasetJson {
   }
   const parsed = DatasetJsonSchema.safeParse(raw);
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`).join('; ');
+    const problems = parsed.error.issues
+      .map((i) => `${i.path.join('.') || '(top level)'}: ${i.message}`)
+      .join('; ');
     throw new InputError(path, `is malformed: ${problems}`, FIX);
   }
   return parsed.data;
@@ -57,7 +60,11 @@ export function writeDatasetJson(dir: string, json: DatasetJson): void {
   const path = join(dir, 'dataset.json');
   const parsed = DatasetJsonSchema.safeParse(json);
   if (!parsed.success) {
-    throw new InputError(path, `would be malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, FIX);
+    throw new InputError(
+      path,
+      `would be malformed: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      FIX,
+    );
   }
   mkdirSync(dir, { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;

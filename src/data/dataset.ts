@@ -27,7 +27,9 @@ export const DEFAULT_LABELS: Readonly<Record<string, number>> = {
 };
 
 /** Structure names kneeseg knows by default (the leaves of the default label tree). */
-export const DEFAULT_STRUCTURES: readonly string[] = Object.keys(DEFAULT_LABELS).filter((n) => n !== 'background');
+export const DEFAULT_STRUCTURES: readonly string[] = Object.keys(DEFAULT_LABELS).filter(
+  (n) => n !== 'background',
+);
 
 export type ImageFolder = 'imagesTr' | 'imagesTs';
 export type LabelFolder = 'labelsTr' | 'labelsTs';
@@ -65,7 +67,8 @@ export interface OpenOptions {
   readonly structures?: readonly string[];
 }
 
-const LAYOUT_FIX = 'use the nnU-Net v2 layout: imagesTr/{case}_0000{ending}, labelsTr/{case}{ending}, optional imagesTs/ and labelsTs/';
+const LAYOUT_FIX =
+  'use the nnU-Net v2 layout: imagesTr/{case}_0000{ending}, labelsTr/{case}{ending}, optional imagesTs/ and labelsTs/';
 
 function listFiles(folder: string, ending: string): string[] {
   // A MetaImage header's data files (.raw, .zraw) sit beside it and are not cases.
@@ -83,10 +86,19 @@ function listCases(dir: string, folder: ImageFolder, json: DatasetJson): Map<str
   for (const f of listFiles(path, ending)) {
     const file = join(path, f);
     const m = f.endsWith(ending) ? pattern.exec(f.slice(0, -ending.length)) : null;
-    if (!m) throw new InputError(file, `is not named {case}_0000${ending} as dataset.json file_ending says`, LAYOUT_FIX);
+    if (!m)
+      throw new InputError(
+        file,
+        `is not named {case}_0000${ending} as dataset.json file_ending says`,
+        LAYOUT_FIX,
+      );
     const channel = Number(m[2]);
     if (channel >= channels) {
-      throw new InputError(file, `is channel ${channel}, but dataset.json declares ${channels} channel(s)`, 'add the channel to channel_names or remove the file');
+      throw new InputError(
+        file,
+        `is channel ${channel}, but dataset.json declares ${channels} channel(s)`,
+        'add the channel to channel_names or remove the file',
+      );
     }
     const list = cases.get(m[1]!) ?? [];
     list[channel] = file;
@@ -94,21 +106,38 @@ function listCases(dir: string, folder: ImageFolder, json: DatasetJson): Map<str
   }
   for (const [id, list] of cases) {
     for (let c = 0; c < channels; c++) {
-      if (!list[c]) throw new InputError(imagePath(dir, folder, id, ending, c), 'is missing (channel of a case with other channels present)', LAYOUT_FIX);
+      if (!list[c])
+        throw new InputError(
+          imagePath(dir, folder, id, ending, c),
+          'is missing (channel of a case with other channels present)',
+          LAYOUT_FIX,
+        );
     }
   }
   return cases;
 }
 
-function attachLabels(dir: string, folder: LabelFolder, cases: Map<string, string[]>, ending: string, imagesFolder: ImageFolder): CaseFiles[] {
+function attachLabels(
+  dir: string,
+  folder: LabelFolder,
+  cases: Map<string, string[]>,
+  ending: string,
+  imagesFolder: ImageFolder,
+): CaseFiles[] {
   const labels = new Map<string, string>();
   const path = join(dir, folder);
   if (existsSync(path)) {
     for (const f of listFiles(path, ending)) {
       const file = join(path, f);
-      if (!f.endsWith(ending)) throw new InputError(file, `does not end in ${ending} as dataset.json file_ending says`, LAYOUT_FIX);
+      if (!f.endsWith(ending))
+        throw new InputError(file, `does not end in ${ending} as dataset.json file_ending says`, LAYOUT_FIX);
       const id = f.slice(0, -ending.length);
-      if (!cases.has(id)) throw new InputError(file, `has no image ${id}_0000${ending} in ${imagesFolder}`, 'add the image or remove the label map');
+      if (!cases.has(id))
+        throw new InputError(
+          file,
+          `has no image ${id}_0000${ending} in ${imagesFolder}`,
+          'add the image or remove the label map',
+        );
       labels.set(id, file);
     }
   }
@@ -125,8 +154,14 @@ function requireFolder(dir: string, name: string, required: boolean): boolean {
     return true;
   }
   if (!required) return false;
-  const near = readdirSync(dir).find((f) => f.toLowerCase() === name.toLowerCase() || f.toLowerCase() === name.slice(0, -2).toLowerCase());
-  throw new InputError(path, `is missing${near ? ` (found "${near}": folder names are case-sensitive)` : ''}`, LAYOUT_FIX);
+  const near = readdirSync(dir).find(
+    (f) => f.toLowerCase() === name.toLowerCase() || f.toLowerCase() === name.slice(0, -2).toLowerCase(),
+  );
+  throw new InputError(
+    path,
+    `is missing${near ? ` (found "${near}": folder names are case-sensitive)` : ''}`,
+    LAYOUT_FIX,
+  );
 }
 
 /**
@@ -134,7 +169,8 @@ function requireFolder(dir: string, name: string, required: boolean): boolean {
  * named as nnU-Net expects, every label map with its image, label names known, numTraining right.
  */
 export function openDataset(dir: string, options: OpenOptions = {}): Dataset {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new InputError(dir, 'is not a folder', 'give the dataset folder (the one holding dataset.json)');
+  if (!existsSync(dir) || !statSync(dir).isDirectory())
+    throw new InputError(dir, 'is not a folder', 'give the dataset folder (the one holding dataset.json)');
   const json = readDatasetJson(dir);
   const jsonPath = join(dir, 'dataset.json');
   const known = options.structures ?? DEFAULT_STRUCTURES;
@@ -142,17 +178,35 @@ export function openDataset(dir: string, options: OpenOptions = {}): Dataset {
   for (const [name, value] of Object.entries(json.labels)) {
     if (name === 'background') continue;
     if (!known.includes(name)) {
-      throw new InputError(jsonPath, `label "${name}" is not a structure of the label tree`, `name labels after ${known.join(', ')}`);
+      throw new InputError(
+        jsonPath,
+        `label "${name}" is not a structure of the label tree`,
+        `name labels after ${known.join(', ')}`,
+      );
     }
-    if (value === 0) throw new InputError(jsonPath, `label "${name}" uses value 0, which is background`, 'give it a positive value');
+    if (value === 0)
+      throw new InputError(
+        jsonPath,
+        `label "${name}" uses value 0, which is background`,
+        'give it a positive value',
+      );
     structures.set(value, name);
   }
   requireFolder(dir, 'imagesTr', true);
   const trCases = listCases(dir, 'imagesTr', json);
-  if (trCases.size === 0) throw new InputError(join(dir, 'imagesTr'), `holds no images ({case}_0000${json.file_ending})`, LAYOUT_FIX);
+  if (trCases.size === 0)
+    throw new InputError(
+      join(dir, 'imagesTr'),
+      `holds no images ({case}_0000${json.file_ending})`,
+      LAYOUT_FIX,
+    );
   const training = attachLabels(dir, 'labelsTr', trCases, json.file_ending, 'imagesTr');
   if (json.numTraining !== undefined && json.numTraining !== training.length) {
-    throw new InputError(jsonPath, `numTraining is ${json.numTraining} but imagesTr holds ${training.length} cases`, 'correct numTraining');
+    throw new InputError(
+      jsonPath,
+      `numTraining is ${json.numTraining} but imagesTr holds ${training.length} cases`,
+      'correct numTraining',
+    );
   }
   let test: CaseFiles[] = [];
   if (requireFolder(dir, 'imagesTs', false)) {

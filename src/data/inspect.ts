@@ -24,7 +24,12 @@ export interface DatasetSummary {
   readonly labels: readonly { readonly value: number; readonly name: string }[];
   /** known structures the dataset does not label (e.g. patella in OAI-ZIB) */
   readonly absentStructures: readonly string[];
-  readonly counts: { readonly labelled: number; readonly unlabelled: number; readonly test: number; readonly testLabelled: number };
+  readonly counts: {
+    readonly labelled: number;
+    readonly unlabelled: number;
+    readonly test: number;
+    readonly testLabelled: number;
+  };
   readonly cases: readonly CaseSummary[];
   /** per axis, over all cases */
   readonly shapeRange: { readonly min: readonly number[]; readonly max: readonly number[] };
@@ -44,7 +49,9 @@ function range(rows: readonly (readonly number[])[]): { min: number[]; max: numb
 export async function inspectDataset(dir: string, options: OpenOptions = {}): Promise<DatasetSummary> {
   const ds = openDataset(dir, options);
   const cases: CaseSummary[] = [];
-  const totalVoxels: Record<string, number> = Object.fromEntries([...ds.structures.values()].map((n) => [n, 0]));
+  const totalVoxels: Record<string, number> = Object.fromEntries(
+    [...ds.structures.values()].map((n) => [n, 0]),
+  );
   const visit = async (c: CaseFiles, set: CaseSummary['set']) => {
     const { image, label } = await loadCase(ds, c);
     let voxels: Record<string, number> | undefined;
@@ -54,7 +61,14 @@ export async function inspectDataset(dir: string, options: OpenOptions = {}): Pr
       voxels = Object.fromEntries([...ds.structures].map(([value, name]) => [name, counts.get(value) ?? 0]));
       for (const [name, n] of Object.entries(voxels)) totalVoxels[name]! += n;
     }
-    cases.push({ id: c.id, set, labelled: label !== undefined, shape: image.shape, spacing: image.spacing, ...(voxels ? { voxels } : {}) });
+    cases.push({
+      id: c.id,
+      set,
+      labelled: label !== undefined,
+      shape: image.shape,
+      spacing: image.spacing,
+      ...(voxels ? { voxels } : {}),
+    });
   };
   // One case at a time: scans are large, and the readers are single-threaded WebAssembly anyway.
   for (const c of ds.training) await visit(c, 'imagesTr');

@@ -49,13 +49,20 @@ export function subjectOf(id: string, pattern: RegExp | undefined): string {
  * Splits imagesTr cases (`training`) and imagesTs cases (`test`, may be empty) as described above.
  * Cases in each list of the result are sorted by id; the result depends only on the ids, labels and options.
  */
-export function makeSplit(training: readonly SplitInput[], test: readonly SplitInput[], options: SplitOptions): Split {
+export function makeSplit(
+  training: readonly SplitInput[],
+  test: readonly SplitInput[],
+  options: SplitOptions,
+): Split {
   let pattern: RegExp | undefined;
   if (options.subjectPattern !== undefined) {
     try {
       pattern = new RegExp(options.subjectPattern);
     } catch (err) {
-      throw new ConfigError('subjectPattern', `is not a valid regular expression (${(err as Error).message})`);
+      throw new ConfigError(
+        'subjectPattern',
+        `is not a valid regular expression (${(err as Error).message})`,
+      );
     }
   }
   const [rTrain, rTest, rVal] = options.ratio ?? [7, 2, 1];
@@ -87,20 +94,34 @@ export function makeSplit(training: readonly SplitInput[], test: readonly SplitI
   const testSubjects = new Set(eligible.slice(0, nTest));
   const valSubjects = new Set(eligible.slice(nTest, nTest + nVal));
   const byId = (a: SplitCase, b: SplitCase) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
-  const take = (set: Set<string>) => names.filter((s) => set.has(s)).flatMap((s) => subjects.get(s)!).sort(byId);
-  const trainCases = names.filter((s) => !testSubjects.has(s) && !valSubjects.has(s)).flatMap((s) => subjects.get(s)!);
+  const take = (set: Set<string>) =>
+    names
+      .filter((s) => set.has(s))
+      .flatMap((s) => subjects.get(s)!)
+      .sort(byId);
+  const trainCases = names
+    .filter((s) => !testSubjects.has(s) && !valSubjects.has(s))
+    .flatMap((s) => subjects.get(s)!);
   const labelledTrain = trainCases.filter((c) => c.labelled).map((c) => c.id);
   let keep = new Set(labelledTrain);
   if (options.labeled !== undefined) {
-    if (!Number.isInteger(options.labeled) || options.labeled < 0) throw new ConfigError('labeled', 'must be a whole number >= 0');
+    if (!Number.isInteger(options.labeled) || options.labeled < 0)
+      throw new ConfigError('labeled', 'must be a whole number >= 0');
     if (options.labeled > labelledTrain.length) {
-      throw new ConfigError('labeled', `asks for ${options.labeled} labelled training cases, the training split has ${labelledTrain.length}`);
+      throw new ConfigError(
+        'labeled',
+        `asks for ${options.labeled} labelled training cases, the training split has ${labelledTrain.length}`,
+      );
     }
-    keep = new Set(shuffle([...labelledTrain], mulberry32(hashSeed(options.seed, 0x1abe1))).slice(0, options.labeled));
+    keep = new Set(
+      shuffle([...labelledTrain], mulberry32(hashSeed(options.seed, 0x1abe1))).slice(0, options.labeled),
+    );
   }
   return {
     train: trainCases.map((c) => ({ id: c.id, labelled: keep.has(c.id) })).sort(byId),
     validation: take(valSubjects),
-    test: hasTest ? [...test].map((c) => ({ id: c.id, labelled: c.labelled })).sort(byId) : take(testSubjects),
+    test: hasTest
+      ? [...test].map((c) => ({ id: c.id, labelled: c.labelled })).sort(byId)
+      : take(testSubjects),
   };
 }

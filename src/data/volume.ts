@@ -6,7 +6,8 @@
  * with `direction` a row-major 3x3 matrix whose columns are the axis directions. Every reader fills it
  * and every writer keeps it, so a predicted label map overlays its scan in ITK-SNAP or 3D Slicer.
  */
-export type VoxelArray = Float32Array | Float64Array | Int16Array | Uint16Array | Int32Array | Uint8Array | Int8Array | Uint32Array;
+export type VoxelArray =
+  Float32Array | Float64Array | Int16Array | Uint16Array | Int32Array | Uint8Array | Int8Array | Uint32Array;
 
 export interface Geometry {
   /** [nx, ny, nz] */
@@ -31,7 +32,8 @@ export function voxelCount(shape: readonly number[]): number {
 
 /** True when two geometries describe the same voxel grid (within `tol` mm / cosine). */
 export function sameGeometry(a: Geometry, b: Geometry, tol = 1e-4): boolean {
-  const close = (u: readonly number[], v: readonly number[]) => u.every((x, i) => Math.abs(x - v[i]!) <= tol * Math.max(1, Math.abs(x)));
+  const close = (u: readonly number[], v: readonly number[]) =>
+    u.every((x, i) => Math.abs(x - v[i]!) <= tol * Math.max(1, Math.abs(x)));
   return (
     a.shape.every((n, i) => n === b.shape[i]) &&
     close(a.spacing, b.spacing) &&

@@ -2,7 +2,8 @@
  * Element types: our names (PyTorch's), libtorch's ScalarType codes, the typed arrays that hold them in
  * JavaScript, and safetensors' names. One table so the four cannot drift apart.
  */
-export type DType = 'uint8' | 'int8' | 'int16' | 'int32' | 'int64' | 'float16' | 'float32' | 'float64' | 'bool' | 'bfloat16';
+export type DType =
+  'uint8' | 'int8' | 'int16' | 'int32' | 'int64' | 'float16' | 'float32' | 'float64' | 'bool' | 'bfloat16';
 
 export type TypedArray =
   | Uint8Array
@@ -18,7 +19,10 @@ interface DTypeInfo {
   code: number; // c10::ScalarType
   bytes: number;
   safetensors: string;
-  array: { new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): TypedArray; BYTES_PER_ELEMENT: number };
+  array: {
+    new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): TypedArray;
+    BYTES_PER_ELEMENT: number;
+  };
 }
 
 // float16 / bfloat16 travel as their raw 16-bit patterns.
@@ -36,7 +40,9 @@ export const DTYPES: Record<DType, DTypeInfo> = {
 };
 
 const BY_CODE = new Map(Object.entries(DTYPES).map(([name, info]) => [info.code, name as DType]));
-const BY_SAFETENSORS = new Map(Object.entries(DTYPES).map(([name, info]) => [info.safetensors, name as DType]));
+const BY_SAFETENSORS = new Map(
+  Object.entries(DTYPES).map(([name, info]) => [info.safetensors, name as DType]),
+);
 
 export function dtypeFromCode(code: number): DType {
   const d = BY_CODE.get(code);

@@ -31,7 +31,8 @@ export interface NativeParamState {
   tensors: Record<string, Handle>;
 }
 
-export type NativeArg = Handle | number | boolean | string | null | undefined | readonly (number | boolean | Handle | null)[];
+export type NativeArg =
+  Handle | number | boolean | string | null | undefined | readonly (number | boolean | Handle | null)[];
 export type NativeResult = Handle | number | boolean | null | NativeResult[];
 
 export interface NativeBinding {

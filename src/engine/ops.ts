@@ -36,7 +36,11 @@ export function tensor(
     // libtorch's bool is a byte holding exactly 0 or 1 (any other byte is undefined behaviour): map
     // truthy values to 1 as torch.tensor(..., dtype=torch.bool) does
     view = Uint8Array.from(values as ArrayLike<number>, (v) => (v ? 1 : 0));
-  } else if (ArrayBuffer.isView(values) && (values as TypedArray).BYTES_PER_ELEMENT === info.bytes && dtypeOfArray(values as TypedArray) === (dtype === 'bool' ? 'uint8' : dtype)) {
+  } else if (
+    ArrayBuffer.isView(values) &&
+    (values as TypedArray).BYTES_PER_ELEMENT === info.bytes &&
+    dtypeOfArray(values as TypedArray) === (dtype === 'bool' ? 'uint8' : dtype)
+  ) {
     view = values as TypedArray;
   } else if (dtype === 'int64') {
     view = BigInt64Array.from(Array.from(values as ArrayLike<number>, (v) => BigInt(Math.trunc(Number(v)))));
@@ -79,7 +83,16 @@ export function onesLike(t: Tensor): Tensor {
   return call('aten::ones_like', t, null, null, null, null, null);
 }
 export function arange(start: number, end: number, step = 1, opts: CreateOptions = {}): Tensor {
-  return call('aten::arange.start_step', start, end, step, dtypeCode(opts, 'int64'), null, opts.device ?? null, null);
+  return call(
+    'aten::arange.start_step',
+    start,
+    end,
+    step,
+    dtypeCode(opts, 'int64'),
+    null,
+    opts.device ?? null,
+    null,
+  );
 }
 export function linspace(start: number, end: number, steps: number, opts: CreateOptions = {}): Tensor {
   return call('aten::linspace', start, end, steps, dtypeCode(opts), null, opts.device ?? null, null);
@@ -96,8 +109,22 @@ export function rand(shape: readonly number[], opts: CreateOptions = {}): Tensor
   return call('aten::rand', shape, dtypeCode(opts), null, opts.device ?? null, null);
 }
 /** Integers uniform in [low, high). */
-export function randint(low: number, high: number, shape: readonly number[], opts: CreateOptions = {}): Tensor {
-  return call('aten::randint.low', low, high, shape, dtypeCode(opts, 'int64'), null, opts.device ?? null, null);
+export function randint(
+  low: number,
+  high: number,
+  shape: readonly number[],
+  opts: CreateOptions = {},
+): Tensor {
+  return call(
+    'aten::randint.low',
+    low,
+    high,
+    shape,
+    dtypeCode(opts, 'int64'),
+    null,
+    opts.device ?? null,
+    null,
+  );
 }
 export function randperm(n: number): Tensor {
   return call('aten::randperm', n, DTYPES.int64.code, null, null, null);
@@ -133,7 +160,16 @@ export function conv2d(
   bias: Tensor | null = null,
   opts: { stride?: Pair; padding?: Pair; dilation?: Pair; groups?: number } = {},
 ): Tensor {
-  return call('aten::conv2d', x, weight, bias, pair(opts.stride ?? 1), pair(opts.padding ?? 0), pair(opts.dilation ?? 1), opts.groups ?? 1);
+  return call(
+    'aten::conv2d',
+    x,
+    weight,
+    bias,
+    pair(opts.stride ?? 1),
+    pair(opts.padding ?? 0),
+    pair(opts.dilation ?? 1),
+    opts.groups ?? 1,
+  );
 }
 export function conv1d(
   x: Tensor,
@@ -141,7 +177,16 @@ export function conv1d(
   bias: Tensor | null = null,
   opts: { stride?: number; padding?: number; dilation?: number; groups?: number } = {},
 ): Tensor {
-  return call('aten::conv1d', x, weight, bias, [opts.stride ?? 1], [opts.padding ?? 0], [opts.dilation ?? 1], opts.groups ?? 1);
+  return call(
+    'aten::conv1d',
+    x,
+    weight,
+    bias,
+    [opts.stride ?? 1],
+    [opts.padding ?? 0],
+    [opts.dilation ?? 1],
+    opts.groups ?? 1,
+  );
 }
 export function convTranspose2d(
   x: Tensor,
@@ -173,10 +218,22 @@ export function batchNorm(
 ): Tensor {
   return call('aten::batch_norm', x, weight, bias, runningMean, runningVar, training, momentum, eps, true);
 }
-export function groupNorm(x: Tensor, groups: number, weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+export function groupNorm(
+  x: Tensor,
+  groups: number,
+  weight: Tensor | null,
+  bias: Tensor | null,
+  eps = 1e-5,
+): Tensor {
   return call('aten::group_norm', x, groups, weight, bias, eps, true);
 }
-export function layerNorm(x: Tensor, shape: readonly number[], weight: Tensor | null, bias: Tensor | null, eps = 1e-5): Tensor {
+export function layerNorm(
+  x: Tensor,
+  shape: readonly number[],
+  weight: Tensor | null,
+  bias: Tensor | null,
+  eps = 1e-5,
+): Tensor {
   return call('aten::layer_norm', x, shape, weight, bias, eps, true);
 }
 export function maxPool2d(x: Tensor, kernel: Pair, stride: Pair = kernel, padding: Pair = 0): Tensor {
@@ -188,7 +245,12 @@ export function avgPool2d(x: Tensor, kernel: Pair, stride: Pair = kernel, paddin
 /** Resizes [N, C, H, W] to `size` (or by `scale`), bilinear (align_corners=false) or nearest. */
 export function interpolate(
   x: Tensor,
-  opts: { size?: readonly [number, number]; scale?: number; mode?: 'bilinear' | 'nearest'; alignCorners?: boolean },
+  opts: {
+    size?: readonly [number, number];
+    scale?: number;
+    mode?: 'bilinear' | 'nearest';
+    alignCorners?: boolean;
+  },
 ): Tensor {
   const size = opts.size ?? null;
   const scales = opts.size ? null : [opts.scale ?? 1, opts.scale ?? 1];
@@ -196,9 +258,15 @@ export function interpolate(
   return call('aten::upsample_bilinear2d.vec', x, size, opts.alignCorners ?? false, scales);
 }
 /** Pads the last dimensions: `pad` is [left, right, top, bottom, ...] as in torch.nn.functional.pad. */
-export function pad(x: Tensor, padding: readonly number[], mode: 'constant' | 'reflect' | 'replicate' = 'constant', value = 0): Tensor {
+export function pad(
+  x: Tensor,
+  padding: readonly number[],
+  mode: 'constant' | 'reflect' | 'replicate' = 'constant',
+  value = 0,
+): Tensor {
   if (mode === 'constant') return call('aten::constant_pad_nd', x, padding, value);
-  if (padding.length !== 4) throw new RangeError('pad: reflect/replicate padding takes [left, right, top, bottom]');
+  if (padding.length !== 4)
+    throw new RangeError('pad: reflect/replicate padding takes [left, right, top, bottom]');
   return call(mode === 'reflect' ? 'aten::reflection_pad2d' : 'aten::replication_pad2d', x, padding);
 }
 export function dropout(x: Tensor, p: number, training: boolean): Tensor {

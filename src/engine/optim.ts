@@ -81,15 +81,24 @@ export abstract class Optimizer {
       params: raw.map((s) =>
         s === null
           ? null
-          : { step: s.step, tensors: Object.fromEntries(Object.entries(s.tensors).map(([k, h]) => [k, new Tensor(h)])) },
+          : {
+              step: s.step,
+              tensors: Object.fromEntries(Object.entries(s.tensors).map(([k, h]) => [k, new Tensor(h)])),
+            },
       ),
     };
   }
 
   loadStateDict(state: OptimizerState): void {
-    if (state.kind !== this.kind) throw new Error(`optimizer state is for ${state.kind}, this optimizer is ${this.kind}`);
+    if (state.kind !== this.kind)
+      throw new Error(`optimizer state is for ${state.kind}, this optimizer is ${this.kind}`);
     const raw: (NativeParamState | null)[] = state.params.map((s) =>
-      s === null ? null : { step: s.step, tensors: Object.fromEntries(Object.entries(s.tensors).map(([k, t]) => [k, t.handle])) },
+      s === null
+        ? null
+        : {
+            step: s.step,
+            tensors: Object.fromEntries(Object.entries(s.tensors).map(([k, t]) => [k, t.handle])),
+          },
     );
     native.optimSetState(this.#handle, raw);
     state.lrs.forEach((lr, g) => this.setLr(lr, g));

@@ -16,15 +16,24 @@ interface HeaderEntry {
   data_offsets: [number, number];
 }
 
-export function encodeSafetensors(tensors: Map<string, Tensor> | Record<string, Tensor>, metadata: Record<string, string> = {}): Buffer[] {
-  const entries = [...(tensors instanceof Map ? tensors : new Map(Object.entries(tensors)))].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+export function encodeSafetensors(
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  metadata: Record<string, string> = {},
+): Buffer[] {
+  const entries = [...(tensors instanceof Map ? tensors : new Map(Object.entries(tensors)))].sort(
+    ([a], [b]) => (a < b ? -1 : a > b ? 1 : 0),
+  );
   const header: Record<string, HeaderEntry | Record<string, string>> = {};
   if (Object.keys(metadata).length) header.__metadata__ = metadata;
   const chunks: Buffer[] = [];
   let offset = 0;
   for (const [name, t] of entries) {
     const bytes = Buffer.from(t.data().buffer);
-    header[name] = { dtype: DTYPES[t.dtype].safetensors, shape: [...t.shape], data_offsets: [offset, offset + bytes.length] };
+    header[name] = {
+      dtype: DTYPES[t.dtype].safetensors,
+      shape: [...t.shape],
+      data_offsets: [offset, offset + bytes.length],
+    };
     chunks.push(bytes);
     offset += bytes.length;
   }
@@ -35,7 +44,11 @@ export function encodeSafetensors(tensors: Map<string, Tensor> | Record<string, 
   return [len, Buffer.from(json), ...chunks];
 }
 
-export function saveSafetensors(path: string, tensors: Map<string, Tensor> | Record<string, Tensor>, metadata: Record<string, string> = {}): void {
+export function saveSafetensors(
+  path: string,
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  metadata: Record<string, string> = {},
+): void {
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w');
   try {
@@ -70,7 +83,11 @@ export function decodeSafetensors(buf: Buffer, source = 'safetensors data'): Saf
       metadata = e as Record<string, string>;
       continue;
     }
-    const { dtype, shape, data_offsets: [begin, end] } = e as HeaderEntry;
+    const {
+      dtype,
+      shape,
+      data_offsets: [begin, end],
+    } = e as HeaderEntry;
     const d = dtypeFromSafetensors(dtype);
     if (end > data.length || end - begin !== shape.reduce((a, b) => a * b, 1) * DTYPES[d].bytes)
       throw new Error(`${source}: tensor ${name} has inconsistent offsets`);

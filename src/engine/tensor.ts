@@ -9,7 +9,8 @@ import { native, type Handle, type NativeArg, type NativeResult } from './native
 import { track, untrack, type Disposable, type Scope } from './scope.ts';
 import { DTYPES, dtypeFromCode, type DType, type TypedArray } from './dtype.ts';
 
-export type Arg = Tensor | number | boolean | string | null | undefined | readonly (number | boolean | Tensor | null)[];
+export type Arg =
+  Tensor | number | boolean | string | null | undefined | readonly (number | boolean | Tensor | null)[];
 export type Scalar = number | boolean;
 export type Dims = number | readonly number[];
 
@@ -58,7 +59,8 @@ function rawCall(name: string, args: Arg[]): NativeResult {
 /** Calls an operator that returns one tensor. */
 export function call(name: string, ...args: Arg[]): Tensor {
   const r = rawCall(name, args);
-  if (r === null || typeof r !== 'object' || Array.isArray(r)) throw new Error(`${name} did not return a tensor`);
+  if (r === null || typeof r !== 'object' || Array.isArray(r))
+    throw new Error(`${name} did not return a tensor`);
   return new Tensor(r as Handle);
 }
 
@@ -201,16 +203,24 @@ export class Tensor implements Disposable {
 
   // ---- elementwise arithmetic (broadcasting) ---------------------------------------------------
   add(other: Tensor | number, alpha: number = 1): Tensor {
-    return other instanceof Tensor ? call('aten::add.Tensor', this, other, alpha) : call('aten::add.Scalar', this, other, alpha);
+    return other instanceof Tensor
+      ? call('aten::add.Tensor', this, other, alpha)
+      : call('aten::add.Scalar', this, other, alpha);
   }
   sub(other: Tensor | number, alpha: number = 1): Tensor {
-    return other instanceof Tensor ? call('aten::sub.Tensor', this, other, alpha) : call('aten::sub.Scalar', this, other, alpha);
+    return other instanceof Tensor
+      ? call('aten::sub.Tensor', this, other, alpha)
+      : call('aten::sub.Scalar', this, other, alpha);
   }
   mul(other: Tensor | number): Tensor {
-    return other instanceof Tensor ? call('aten::mul.Tensor', this, other) : call('aten::mul.Scalar', this, other);
+    return other instanceof Tensor
+      ? call('aten::mul.Tensor', this, other)
+      : call('aten::mul.Scalar', this, other);
   }
   div(other: Tensor | number): Tensor {
-    return other instanceof Tensor ? call('aten::div.Tensor', this, other) : call('aten::div.Scalar', this, other);
+    return other instanceof Tensor
+      ? call('aten::div.Tensor', this, other)
+      : call('aten::div.Scalar', this, other);
   }
   /** other - this */
   rsub(other: number): Tensor {
@@ -304,22 +314,34 @@ export class Tensor implements Disposable {
 
   // ---- comparisons and masks -------------------------------------------------------------------
   eq(other: Tensor | Scalar): Tensor {
-    return other instanceof Tensor ? call('aten::eq.Tensor', this, other) : call('aten::eq.Scalar', this, other);
+    return other instanceof Tensor
+      ? call('aten::eq.Tensor', this, other)
+      : call('aten::eq.Scalar', this, other);
   }
   ne(other: Tensor | Scalar): Tensor {
-    return other instanceof Tensor ? call('aten::ne.Tensor', this, other) : call('aten::ne.Scalar', this, other);
+    return other instanceof Tensor
+      ? call('aten::ne.Tensor', this, other)
+      : call('aten::ne.Scalar', this, other);
   }
   lt(other: Tensor | Scalar): Tensor {
-    return other instanceof Tensor ? call('aten::lt.Tensor', this, other) : call('aten::lt.Scalar', this, other);
+    return other instanceof Tensor
+      ? call('aten::lt.Tensor', this, other)
+      : call('aten::lt.Scalar', this, other);
   }
   le(other: Tensor | Scalar): Tensor {
-    return other instanceof Tensor ? call('aten::le.Tensor', this, other) : call('aten::le.Scalar', this, other);
+    return other instanceof Tensor
+      ? call('aten::le.Tensor', this, other)
+      : call('aten::le.Scalar', this, other);
   }
   gt(other: Tensor | Scalar): Tensor {
-    return other instanceof Tensor ? call('aten::gt.Tensor', this, other) : call('aten::gt.Scalar', this, other);
+    return other instanceof Tensor
+      ? call('aten::gt.Tensor', this, other)
+      : call('aten::gt.Scalar', this, other);
   }
   ge(other: Tensor | Scalar): Tensor {
-    return other instanceof Tensor ? call('aten::ge.Tensor', this, other) : call('aten::ge.Scalar', this, other);
+    return other instanceof Tensor
+      ? call('aten::ge.Tensor', this, other)
+      : call('aten::ge.Scalar', this, other);
   }
   logicalAnd(other: Tensor): Tensor {
     return call('aten::logical_and', this, other);
@@ -342,7 +364,9 @@ export class Tensor implements Disposable {
 
   // ---- reductions ------------------------------------------------------------------------------
   sum(dim?: Dims, keepdim = false): Tensor {
-    return dim === undefined ? call('aten::sum', this, null) : call('aten::sum.dim_IntList', this, dimList(dim), keepdim, null);
+    return dim === undefined
+      ? call('aten::sum', this, null)
+      : call('aten::sum.dim_IntList', this, dimList(dim), keepdim, null);
   }
   mean(dim?: Dims, keepdim = false): Tensor {
     return dim === undefined

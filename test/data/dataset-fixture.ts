@@ -27,7 +27,15 @@ export function labels(values: number[], g: Geometry = GEOMETRY): Volume<Uint8Ar
 
 export const JSON_ALL: DatasetJson = {
   channel_names: { '0': 'MRI' },
-  labels: { background: 0, femur: 1, femoral_cartilage: 2, tibia: 3, tibial_cartilage: 4, patella: 5, patellar_cartilage: 6 },
+  labels: {
+    background: 0,
+    femur: 1,
+    femoral_cartilage: 2,
+    tibia: 3,
+    tibial_cartilage: 4,
+    patella: 5,
+    patellar_cartilage: 6,
+  },
   file_ending: '.nii.gz',
 };
 

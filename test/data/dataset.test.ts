@@ -1,8 +1,24 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { labelPath, loadCase, openDataset, readDatasetJson, writeDatasetJson, type DatasetJson } from '../../src/data/dataset.ts';
+import {
+  labelPath,
+  loadCase,
+  openDataset,
+  readDatasetJson,
+  writeDatasetJson,
+  type DatasetJson,
+} from '../../src/data/dataset.ts';
 import { writeLabelMap } from '../../src/data/io/index.ts';
 import { tmpdir } from 'node:os';
 import { InputError } from '../../src/errors.ts';
@@ -31,10 +47,22 @@ test('openDataset lists labelled, unlabelled and test cases and maps label value
   const ds = openDataset(dir);
   assert.deepEqual(
     ds.training.map((c) => [c.id, c.label !== undefined]),
-    [['k01', true], ['k02', true], ['k03', true], ['k04', false], ['k05', false]],
+    [
+      ['k01', true],
+      ['k02', true],
+      ['k03', true],
+      ['k04', false],
+      ['k05', false],
+    ],
   );
   assert.deepEqual(ds.training[0]!.images, [join(dir, 'imagesTr', 'k01_0000.nii.gz')]);
-  assert.deepEqual(ds.test.map((c) => [c.id, c.label !== undefined]), [['t01', true], ['t02', false]]);
+  assert.deepEqual(
+    ds.test.map((c) => [c.id, c.label !== undefined]),
+    [
+      ['t01', true],
+      ['t02', false],
+    ],
+  );
   assert.equal(ds.structures.get(2), 'femoral_cartilage');
   assert.equal(ds.structures.get(6), 'patellar_cartilage');
   assert.equal(ds.structures.size, 6);
@@ -56,7 +84,11 @@ test('a dataset without patella declares so; a patella value in its label map is
   assert.deepEqual([...ds.structures.values()], ['femur', 'femoral_cartilage', 'tibia', 'tibial_cartilage']);
   const file = labelPath(dir, 'labelsTr', 'k02', '.nii.gz');
   await writeLabelMap(file, labels([0, 1, 5, 9]));
-  await rejectsNaming(loadCase(ds, ds.training[1]!), file, /holds label values 5, 9 that are not in dataset.json labels \(allowed: 0, 1, 2, 3, 4\)/);
+  await rejectsNaming(
+    loadCase(ds, ds.training[1]!),
+    file,
+    /holds label values 5, 9 that are not in dataset.json labels \(allowed: 0, 1, 2, 3, 4\)/,
+  );
 });
 
 test('label map with another shape or spacing than its image: InputError naming the label file', async () => {
@@ -130,7 +162,11 @@ test('writeDatasetJson round-trips, keeps extra keys, and writes nothing for an 
   writeDatasetJson(dir, json);
   assert.deepEqual(readDatasetJson(dir), json);
   const other = join(dir, 'bad');
-  throwsNaming(() => writeDatasetJson(other, { ...JSON_ALL, labels: { femur: 1 } }), join(other, 'dataset.json'), /background/);
+  throwsNaming(
+    () => writeDatasetJson(other, { ...JSON_ALL, labels: { femur: 1 } }),
+    join(other, 'dataset.json'),
+    /background/,
+  );
   assert.ok(!existsSync(other));
   assert.deepEqual(readdirSync(dir), ['dataset.json']);
 });

@@ -19,7 +19,12 @@ test('inspectDataset counts cases and voxels per structure (checked against a di
   const expected: Record<string, number> = {};
   const names = ['femur', 'femoral_cartilage', 'tibia', 'tibial_cartilage', 'patella', 'patellar_cartilage'];
   for (const name of names) expected[name] = 0;
-  for (const values of [[0, 1], [0, 1, 2], [0, 1, 2, 3], [0, 1, 2, 3, 4, 5, 6]]) {
+  for (const values of [
+    [0, 1],
+    [0, 1, 2],
+    [0, 1, 2, 3],
+    [0, 1, 2, 3, 4, 5, 6],
+  ]) {
     for (let i = 0; i < n; i++) {
       const v = values[i % values.length]!;
       if (v > 0) expected[names[v - 1]!]! += 1;
@@ -40,5 +45,8 @@ test('inspectDataset reports a dataset without patella and stops at a bad label 
   assert.deepEqual(s.absentStructures, ['patella', 'patellar_cartilage']);
   const bad = labelPath(dir, 'labelsTr', 'k03', '.mha');
   await writeLabelMap(bad, labels([0, 1, 6], GEOMETRY));
-  await assert.rejects(inspectDataset(dir), (e: unknown) => e instanceof InputError && e.file === bad && /label values 6/.test(e.message));
+  await assert.rejects(
+    inspectDataset(dir),
+    (e: unknown) => e instanceof InputError && e.file === bad && /label values 6/.test(e.message),
+  );
 });

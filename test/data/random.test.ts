@@ -33,6 +33,9 @@ test('hashSeed separates nearby inputs; shuffle is a permutation', () => {
   assert.notEqual(hashSeed(1, 2), hashSeed(2, 1));
   assert.equal(hashSeed(3, 4), hashSeed(3, 4));
   const p = shuffle([...Array(50).keys()], mulberry32(3));
-  assert.deepEqual([...p].sort((x, y) => x - y), [...Array(50).keys()]);
+  assert.deepEqual(
+    [...p].sort((x, y) => x - y),
+    [...Array(50).keys()],
+  );
   assert.notDeepEqual(p, [...Array(50).keys()]);
 });

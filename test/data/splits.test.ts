@@ -6,7 +6,11 @@ import { ConfigError } from '../../src/errors.ts';
 const ids = (n: number, labelled = true, prefix = 'c'): SplitInput[] =>
   Array.from({ length: n }, (_, i) => ({ id: `${prefix}${String(i).padStart(3, '0')}`, labelled }));
 
-const idsOf = (s: Split) => ({ train: s.train.map((c) => c.id), val: s.validation.map((c) => c.id), test: s.test.map((c) => c.id) });
+const idsOf = (s: Split) => ({
+  train: s.train.map((c) => c.id),
+  val: s.validation.map((c) => c.id),
+  test: s.test.map((c) => c.id),
+});
 
 test('7:2:1 train:test:val from imagesTr when there is no imagesTs; every case exactly once', () => {
   const cases = ids(20);
@@ -15,7 +19,10 @@ test('7:2:1 train:test:val from imagesTr when there is no imagesTs; every case e
   assert.equal(s.test.length, 4);
   assert.equal(s.validation.length, 2);
   const all = [...s.train, ...s.validation, ...s.test].map((c) => c.id).sort();
-  assert.deepEqual(all, cases.map((c) => c.id));
+  assert.deepEqual(
+    all,
+    cases.map((c) => c.id),
+  );
 });
 
 test('deterministic by seed, independent of input order; another seed gives another split', () => {
@@ -29,21 +36,32 @@ test('deterministic by seed, independent of input order; another seed gives anot
 
 test('with imagesTs: test is imagesTs, imagesTr splits 7:1 into train:validation', () => {
   const s = makeSplit(ids(16), ids(3, true, 't'), { seed: 3 });
-  assert.deepEqual(s.test.map((c) => c.id), ['t000', 't001', 't002']);
+  assert.deepEqual(
+    s.test.map((c) => c.id),
+    ['t000', 't001', 't002'],
+  );
   assert.equal(s.validation.length, 2);
   assert.equal(s.train.length, 14);
 });
 
 test('subject grouping: a subject never straddles splits (checked for many seeds)', () => {
   const cases: SplitInput[] = [];
-  for (let i = 0; i < 15; i++) for (const side of ['left', 'right']) cases.push({ id: `subj${i}_${side}`, labelled: true });
+  for (let i = 0; i < 15; i++)
+    for (const side of ['left', 'right']) cases.push({ id: `subj${i}_${side}`, labelled: true });
   for (let seed = 0; seed < 50; seed++) {
     const s = makeSplit(cases, [], { seed, subjectPattern: '^(\\w+?)_' });
     const where = new Map<string, string>();
-    for (const [name, list] of [['train', s.train], ['val', s.validation], ['test', s.test]] as const) {
+    for (const [name, list] of [
+      ['train', s.train],
+      ['val', s.validation],
+      ['test', s.test],
+    ] as const) {
       for (const c of list) {
         const subj = c.id.split('_')[0]!;
-        assert.ok(!where.has(subj) || where.get(subj) === name, `seed ${seed}: ${subj} in ${where.get(subj)} and ${name}`);
+        assert.ok(
+          !where.has(subj) || where.get(subj) === name,
+          `seed ${seed}: ${subj} in ${where.get(subj)} and ${name}`,
+        );
         where.set(subj, name);
       }
     }
@@ -64,7 +82,10 @@ test('labeled N keeps exactly N training labels; unlabelled cases never go to va
     assert.equal(s.train.filter((c) => c.id.startsWith('u')).length, 10);
     assert.ok(s.train.filter((c) => c.id.startsWith('u')).every((c) => !c.labelled));
   }
-  assert.deepEqual(makeSplit(cases, [], { seed: 11, labeled: 5 }), makeSplit(cases, [], { seed: 11, labeled: 5 }));
+  assert.deepEqual(
+    makeSplit(cases, [], { seed: 11, labeled: 5 }),
+    makeSplit(cases, [], { seed: 11, labeled: 5 }),
+  );
   assert.throws(() => makeSplit(cases, [], { seed: 11, labeled: 15 }), ConfigError);
   assert.throws(() => makeSplit(cases, [], { seed: 11, subjectPattern: '(' }), ConfigError);
 });

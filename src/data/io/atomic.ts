@@ -8,7 +8,10 @@ import { basename, dirname, join } from 'node:path';
  * .raw are written together this way, keeping the header's reference to the data file valid.
  * Data files are moved before the file named `path`, so a reader never sees a header without data.
  */
-export async function writeAtomically(path: string, write: (tmpPath: string) => Promise<void>): Promise<void> {
+export async function writeAtomically(
+  path: string,
+  write: (tmpPath: string) => Promise<void>,
+): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const tmpDir = await mkdtemp(join(dir, '.kneeseg-tmp-'));

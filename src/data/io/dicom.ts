@@ -21,7 +21,11 @@ export async function readDicomSeries(dir: string): Promise<Volume> {
     .filter((f) => statSync(f).isFile())
     .sort();
   if (files.length === 0) {
-    throw new InputError(dir, 'is an empty folder, expected the files of a DICOM series', 'point to the folder holding the .dcm slices');
+    throw new InputError(
+      dir,
+      'is an empty folder, expected the files of a DICOM series',
+      'point to the folder holding the .dcm slices',
+    );
   }
   const { value, error, printed } = await quietly(() => readImageDicomFileSeriesNode({ inputImages: files }));
   if (!value) {

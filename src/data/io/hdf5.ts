@@ -27,8 +27,10 @@ export function spacingFromIsmrmrd(xml: string): Geometry['spacing'] | undefined
 }
 
 function asVoxels(value: unknown): VoxelArray | undefined {
-  if (value instanceof Float32Array || value instanceof Float64Array || value instanceof Int16Array) return value;
-  if (value instanceof Uint16Array || value instanceof Int32Array || value instanceof Uint8Array) return value;
+  if (value instanceof Float32Array || value instanceof Float64Array || value instanceof Int16Array)
+    return value;
+  if (value instanceof Uint16Array || value instanceof Int32Array || value instanceof Uint8Array)
+    return value;
   if (value instanceof Int8Array || value instanceof Uint32Array) return value;
   return undefined;
 }
@@ -39,27 +41,42 @@ export async function readFastmriHdf5(path: string): Promise<Volume> {
   // imports the readers would otherwise pay for nothing
   const { default: h5wasm } = await import('h5wasm/node');
   await h5wasm.ready;
-  const fix = 'give a fastMRI .h5 file with reconstruction_rss or reconstruction_esc, complete and uncorrupted';
+  const fix =
+    'give a fastMRI .h5 file with reconstruction_rss or reconstruction_esc, complete and uncorrupted';
   // h5wasm does not throw on a broken file: it returns file_id -1 and prints HDF5 diagnostics.
   const opened = await quietly(async () => new h5wasm.File(path, 'r'));
   const file = opened.value;
-  if (!file || file.file_id < 0n) throw new InputError(path, 'is not a readable HDF5 file (truncated or corrupt?)', fix);
+  if (!file || file.file_id < 0n)
+    throw new InputError(path, 'is not a readable HDF5 file (truncated or corrupt?)', fix);
   try {
     const name = FASTMRI_DATASETS.find((n) => file.keys().includes(n));
     const entity = name ? file.get(name) : null;
     if (!name || !(entity instanceof h5wasm.Dataset)) {
-      throw new InputError(path, `has no dataset ${FASTMRI_DATASETS.join(' or ')} (found: ${file.keys().join(', ') || 'none'})`, fix);
+      throw new InputError(
+        path,
+        `has no dataset ${FASTMRI_DATASETS.join(' or ')} (found: ${file.keys().join(', ') || 'none'})`,
+        fix,
+      );
     }
     const dims = entity.shape ?? [];
-    if (dims.length !== 3) throw new InputError(path, `${name} has shape (${dims.join(', ')}), expected (slices, y, x)`, fix);
+    if (dims.length !== 3)
+      throw new InputError(path, `${name} has shape (${dims.join(', ')}), expected (slices, y, x)`, fix);
     const read = await quietly(async () => entity.value);
     const data = asVoxels(read.value);
-    if (!data) throw new InputError(path, `${name} cannot be read as real-valued voxels (dtype ${String(entity.dtype)})`, fix);
+    if (!data)
+      throw new InputError(
+        path,
+        `${name} cannot be read as real-valued voxels (dtype ${String(entity.dtype)})`,
+        fix,
+      );
     const [nz, ny, nx] = dims as [number, number, number];
     const header = file.keys().includes('ismrmrd_header') ? file.get('ismrmrd_header') : null;
     const xml = header instanceof h5wasm.Dataset ? header.value : undefined;
     const attr = entity.attrs['spacing']?.value;
-    const fromAttr = attr && ArrayBuffer.isView(attr) && (attr as Float64Array).length === 3 ? Array.from(attr as Float64Array) : undefined;
+    const fromAttr =
+      attr && ArrayBuffer.isView(attr) && (attr as Float64Array).length === 3
+        ? Array.from(attr as Float64Array)
+        : undefined;
     const spacing = (typeof xml === 'string' ? spacingFromIsmrmrd(xml) : undefined) ?? fromAttr ?? [1, 1, 1];
     return {
       shape: [nx, ny, nz],

@@ -59,10 +59,18 @@ export async function readVolume(path: string): Promise<Volume> {
 export async function writeVolume(path: string, vol: Volume): Promise<void> {
   const ending = knownEnding(path);
   if (!ending || !(WRITABLE_ENDINGS as readonly string[]).includes(ending)) {
-    throw new InputError(path, 'unsupported file ending for writing', `use one of ${WRITABLE_ENDINGS.join(', ')}`);
+    throw new InputError(
+      path,
+      'unsupported file ending for writing',
+      `use one of ${WRITABLE_ENDINGS.join(', ')}`,
+    );
   }
   if (vol.data.length !== voxelCount(vol.shape)) {
-    throw new InputError(path, `volume has ${vol.data.length} voxels for shape ${vol.shape.join('x')}`, 'fix the volume before writing');
+    throw new InputError(
+      path,
+      `volume has ${vol.data.length} voxels for shape ${vol.shape.join('x')}`,
+      'fix the volume before writing',
+    );
   }
   checkFinite(vol, path);
   await writeAtomically(path, (tmp) => writeItkFile(tmp, vol));
@@ -76,11 +84,13 @@ export async function writeLabelMap(path: string, labels: Volume): Promise<void>
   let min = 0;
   let max = 0;
   for (const v of labels.data) {
-    if (!Number.isInteger(v)) throw new InputError(path, `label map holds the non-integer value ${v}`, 'labels must be integers');
+    if (!Number.isInteger(v))
+      throw new InputError(path, `label map holds the non-integer value ${v}`, 'labels must be integers');
     if (v < min) min = v;
     if (v > max) max = v;
   }
-  if (min < -32768 || max > 32767) throw new InputError(path, `label values ${min}..${max} do not fit int16`, 'renumber the labels');
+  if (min < -32768 || max > 32767)
+    throw new InputError(path, `label values ${min}..${max} do not fit int16`, 'renumber the labels');
   const data = min >= 0 && max <= 255 ? Uint8Array.from(labels.data) : Int16Array.from(labels.data);
   await writeVolume(path, { ...labels, data });
 }

@@ -16,7 +16,11 @@ export function nonFiniteError(file: string, i: number, value: number, shape: re
   const nx = shape[0]!;
   const ny = shape[1] ?? 1;
   const at = [i % nx, Math.floor(i / nx) % ny, Math.floor(i / (nx * ny))];
-  return new InputError(file, `voxel [${at.join(', ')}] is ${value} (NaN or infinite voxels)`, 'replace non-finite voxels before use');
+  return new InputError(
+    file,
+    `voxel [${at.join(', ')}] is ${value} (NaN or infinite voxels)`,
+    'replace non-finite voxels before use',
+  );
 }
 
 /**
@@ -33,12 +37,14 @@ export function checkNifti(path: string): void {
       throw new InputError(path, `gzip data is broken (${(err as Error).message})`, REEXPORT);
     }
   }
-  if (bytes.length < 348) throw new InputError(path, `only ${bytes.length} bytes, too short for a NIfTI header`, REEXPORT);
+  if (bytes.length < 348)
+    throw new InputError(path, `only ${bytes.length} bytes, too short for a NIfTI header`, REEXPORT);
   const le = bytes.readInt32LE(0);
   const be = bytes.readInt32BE(0);
   const little = le === 348 || le === 540;
   const size = little ? le : be;
-  if (size !== 348 && size !== 540) throw new InputError(path, 'is not a NIfTI file (bad header size field)', REEXPORT);
+  if (size !== 348 && size !== 540)
+    throw new InputError(path, 'is not a NIfTI file (bad header size field)', REEXPORT);
   const i16 = (o: number) => (little ? bytes.readInt16LE(o) : bytes.readInt16BE(o));
   const i64 = (o: number) => Number(little ? bytes.readBigInt64LE(o) : bytes.readBigInt64BE(o));
   let dims: number[];
@@ -62,7 +68,11 @@ export function checkNifti(path: string): void {
   const voxels = dims.slice(1, nd + 1).reduce((a, b) => a * Math.max(b, 1), 1);
   const expected = voxOffset + (voxels * bitpix) / 8;
   if (bytes.length < expected) {
-    throw new InputError(path, `truncated: header promises ${expected} bytes of image, file has ${bytes.length}`, REEXPORT);
+    throw new InputError(
+      path,
+      `truncated: header promises ${expected} bytes of image, file has ${bytes.length}`,
+      REEXPORT,
+    );
   }
   // NIfTI datatype codes: 16 = float32, 64 = float64.
   if (datatype === 16 || datatype === 64) {
@@ -70,7 +80,13 @@ export function checkNifti(path: string): void {
     for (let i = 0; i < voxels; i++) {
       const o = voxOffset + i * width;
       const v =
-        width === 4 ? (little ? bytes.readFloatLE(o) : bytes.readFloatBE(o)) : little ? bytes.readDoubleLE(o) : bytes.readDoubleBE(o);
+        width === 4
+          ? little
+            ? bytes.readFloatLE(o)
+            : bytes.readFloatBE(o)
+          : little
+            ? bytes.readDoubleLE(o)
+            : bytes.readDoubleBE(o);
       if (!Number.isFinite(v)) throw nonFiniteError(path, i, v, dims.slice(1, nd + 1));
     }
   }

@@ -34,11 +34,19 @@ function toVoxelArray(data: TypedArray): VoxelArray {
 /** An itk-wasm image as a Volume: 2D images become one slice, a 4D image with one time point is squeezed. */
 export function volumeFromItk(image: Image, file: string): Volume {
   if (image.imageType.components !== 1) {
-    throw new InputError(file, `has ${image.imageType.components} components per voxel`, 'give a scalar (grey-value) image');
+    throw new InputError(
+      file,
+      `has ${image.imageType.components} components per voxel`,
+      'give a scalar (grey-value) image',
+    );
   }
   const d = image.imageType.dimension;
   if (d < 2 || d > 4 || (d === 4 && image.size[3] !== 1)) {
-    throw new InputError(file, `is a ${d}D image of size ${image.size.join('x')}`, 'give a 3D scan (or a 4D one with one time point)');
+    throw new InputError(
+      file,
+      `is a ${d}D image of size ${image.size.join('x')}`,
+      'give a 3D scan (or a 4D one with one time point)',
+    );
   }
   const at = (i: number, fallback: number, arr: readonly number[]) => (i < d ? arr[i]! : fallback);
   const shape = [0, 1, 2].map((i) => at(i, 1, image.size)) as unknown as Geometry['shape'];
@@ -50,7 +58,11 @@ export function volumeFromItk(image: Image, file: string): Volume {
   if (!image.data) throw new InputError(file, 'holds no voxel data', 'export the scan again');
   const data = toVoxelArray(image.data);
   if (data.length !== voxelCount(shape)) {
-    throw new InputError(file, `holds ${data.length} voxels, its header says ${voxelCount(shape)}`, 'export the scan again');
+    throw new InputError(
+      file,
+      `holds ${data.length} voxels, its header says ${voxelCount(shape)}`,
+      'export the scan again',
+    );
   }
   return { shape, spacing, origin, direction, data };
 }
@@ -70,7 +82,11 @@ export function itkFromVolume(vol: Volume): Image {
 export async function readItkFile(path: string): Promise<Volume> {
   const { value, error, printed } = await quietly(() => readImageNode(resolve(path)));
   if (!value) {
-    throw new InputError(path, `cannot be read (${diagnostics(printed, error) || 'unknown error'})`, 'the file is incomplete or corrupt: copy or export it again');
+    throw new InputError(
+      path,
+      `cannot be read (${diagnostics(printed, error) || 'unknown error'})`,
+      'the file is incomplete or corrupt: copy or export it again',
+    );
   }
   return volumeFromItk(value, path);
 }
@@ -81,6 +97,10 @@ export async function writeItkFile(path: string, vol: Volume): Promise<void> {
     writeImageNode(itkFromVolume(vol), resolve(path), { useCompression: path.toLowerCase().endsWith('.gz') }),
   );
   if (error !== undefined) {
-    throw new InputError(path, `cannot be written (${diagnostics(printed, error) || 'unknown error'})`, 'check the folder is writable and the disk not full');
+    throw new InputError(
+      path,
+      `cannot be written (${diagnostics(printed, error) || 'unknown error'})`,
+      'check the folder is writable and the disk not full',
+    );
   }
 }

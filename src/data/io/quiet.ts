@@ -5,7 +5,9 @@
  * that we turn into an InputError must not make the whole process exit with status 1 later.
  * What the module printed is returned, so the caller can quote it in the error.
  */
-export async function quietly<T>(fn: () => Promise<T>): Promise<{ value?: T; error?: unknown; printed: string }> {
+export async function quietly<T>(
+  fn: () => Promise<T>,
+): Promise<{ value?: T; error?: unknown; printed: string }> {
   const savedExitCode = process.exitCode;
   const savedLog = console.log;
   const savedError = console.error;
@@ -31,7 +33,9 @@ export function diagnostics(printed: string, error: unknown): string {
   const text = printed
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l && !/^(Exception while running pipeline|stdout:|stderr:|Build module in Debug mode)/.test(l))
+    .filter(
+      (l) => l && !/^(Exception while running pipeline|stdout:|stderr:|Build module in Debug mode)/.test(l),
+    )
     .join('; ');
   if (text) return text.slice(0, 300);
   return error instanceof Error ? error.message : '';

@@ -44,7 +44,13 @@ export class Conv1d extends Layer {
     readonly inChannels: number,
     readonly outChannels: number,
     kernel: number,
-    readonly opts: { stride?: number; padding?: number; dilation?: number; groups?: number; bias?: boolean } = {},
+    readonly opts: {
+      stride?: number;
+      padding?: number;
+      dilation?: number;
+      groups?: number;
+      bias?: boolean;
+    } = {},
   ) {
     super();
     const groups = opts.groups ?? 1;
@@ -64,7 +70,13 @@ export class ConvTranspose2d extends Layer {
     readonly inChannels: number,
     readonly outChannels: number,
     kernel: Pair,
-    readonly opts: { stride?: Pair; padding?: Pair; outputPadding?: Pair; groups?: number; bias?: boolean } = {},
+    readonly opts: {
+      stride?: Pair;
+      padding?: Pair;
+      outputPadding?: Pair;
+      groups?: number;
+      bias?: boolean;
+    } = {},
   ) {
     super();
     const [kh, kw] = pair(kernel);
@@ -117,7 +129,16 @@ class BatchNorm extends Layer {
   }
   forward(x: Tensor): Tensor {
     if (this.training) noGrad(() => this.numBatchesTracked.add_(1));
-    return F.batchNorm(x, this.runningMean, this.runningVar, this.weight, this.bias, this.training, this.momentum, this.eps);
+    return F.batchNorm(
+      x,
+      this.runningMean,
+      this.runningVar,
+      this.weight,
+      this.bias,
+      this.training,
+      this.momentum,
+      this.eps,
+    );
   }
 }
 export class BatchNorm1d extends BatchNorm {}

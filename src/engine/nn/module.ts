@@ -85,7 +85,9 @@ export abstract class Module {
         const v = src.get(k);
         if (!v) continue;
         if (v.shape.join() !== t.shape.join())
-          throw new Error(`loadStateDict: ${k} has shape [${v.shape}] in the file, [${t.shape}] in the model`);
+          throw new Error(
+            `loadStateDict: ${k} has shape [${v.shape}] in the file, [${t.shape}] in the model`,
+          );
         t.copy_(v);
       }
     });

@@ -14,7 +14,13 @@ const MR_STORAGE = '1.2.840.10008.5.1.4.1.1.4';
  * Writes an MR series slice by slice with dcmjs: slice k at origin + k * dz * (column 2 of direction),
  * rows along column 0, columns along column 1. File names are shuffled so the reader must sort by position.
  */
-function writeSeries(dir: string, shape: [number, number, number], spacing: [number, number, number], origin: number[], dir9: readonly number[]): Int16Array {
+function writeSeries(
+  dir: string,
+  shape: [number, number, number],
+  spacing: [number, number, number],
+  origin: number[],
+  dir9: readonly number[],
+): Int16Array {
   const [nx, ny, nz] = shape;
   const col = (j: number) => [dir9[j]!, dir9[3 + j]!, dir9[6 + j]!];
   const all = new Int16Array(nx * ny * nz);
@@ -81,11 +87,17 @@ test('an empty folder and a folder of non-DICOM files are InputErrors naming the
   const dir = tempDir();
   const empty = join(dir, 'empty');
   mkdirSync(empty);
-  await assert.rejects(readVolume(empty), (e: unknown) => e instanceof InputError && e.file === empty && /empty folder/.test(e.message));
+  await assert.rejects(
+    readVolume(empty),
+    (e: unknown) => e instanceof InputError && e.file === empty && /empty folder/.test(e.message),
+  );
   const junk = join(dir, 'junk');
   mkdirSync(junk);
   writeFileSync(join(junk, 'a.dcm'), Buffer.alloc(500, 1));
   const exitBefore = process.exitCode;
-  await assert.rejects(readVolume(junk), (e: unknown) => e instanceof InputError && e.file === junk && /DICOM series/.test(e.message));
+  await assert.rejects(
+    readVolume(junk),
+    (e: unknown) => e instanceof InputError && e.file === junk && /DICOM series/.test(e.message),
+  );
   assert.equal(process.exitCode, exitBefore);
 });

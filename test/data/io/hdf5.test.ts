@@ -15,7 +15,13 @@ const HEADER =
   '<fieldOfView_mm><x>2.0</x><y>1.5</y><z>3.0</z></fieldOfView_mm></reconSpace></encoding></ismrmrdHeader>';
 
 /** A fastMRI-like file: `name` shaped (slices, y, x), gzip-compressed in chunks like fastMRI's. */
-async function writeFastmri(path: string, name: string, data: Float32Array, dims: [number, number, number], extra: (f: File) => void = () => {}) {
+async function writeFastmri(
+  path: string,
+  name: string,
+  data: Float32Array,
+  dims: [number, number, number],
+  extra: (f: File) => void = () => {},
+) {
   await h5wasm.ready;
   const f = new h5wasm.File(path, 'w');
   f.create_dataset({ name, data, shape: dims, compression: 'gzip', chunks: [1, dims[1], dims[2]] });
@@ -27,7 +33,9 @@ test('reconstruction_rss (slices, y, x) reads x-fastest with spacing from the IS
   const dir = tempDir();
   const path = join(dir, 'file1000001.h5');
   const data = Float32Array.from({ length: 2 * 3 * 4 }, (_, i) => i * 1e-5);
-  await writeFastmri(path, 'reconstruction_rss', data, [2, 3, 4], (f) => f.create_dataset({ name: 'ismrmrd_header', data: HEADER }));
+  await writeFastmri(path, 'reconstruction_rss', data, [2, 3, 4], (f) =>
+    f.create_dataset({ name: 'ismrmrd_header', data: HEADER }),
+  );
   const vol = await readVolume(path);
   assert.deepEqual([...vol.shape], [4, 3, 2]);
   // voxel (x=1, y=2, z=1) is element [1][2][1] of the (slices, y, x) array
@@ -58,11 +66,15 @@ test('truncated HDF5, a file without reconstructions, and NaN voxels are InputEr
   const cut = join(dir, 'cut.h5');
   const bytes = readFileSync(good);
   writeFileSync(cut, bytes.subarray(0, bytes.length >> 1));
-  const named = (file: string, re: RegExp) => (e: unknown) => e instanceof InputError && e.file === file && re.test(e.message);
+  const named = (file: string, re: RegExp) => (e: unknown) =>
+    e instanceof InputError && e.file === file && re.test(e.message);
   await assert.rejects(readVolume(cut), named(cut, /not a readable HDF5 file/));
   const kspace = join(dir, 'kspace.h5');
   await writeFastmri(kspace, 'kspace', new Float32Array(24), [2, 3, 4]);
-  await assert.rejects(readVolume(kspace), named(kspace, /has no dataset reconstruction_rss or reconstruction_esc \(found: kspace\)/));
+  await assert.rejects(
+    readVolume(kspace),
+    named(kspace, /has no dataset reconstruction_rss or reconstruction_esc \(found: kspace\)/),
+  );
   const nan = join(dir, 'nan.h5');
   await writeFastmri(nan, 'reconstruction_rss', new Float32Array([1, NaN, 1, 1, 1, 1, 1, 1]), [2, 2, 2]);
   await assert.rejects(readVolume(nan), named(nan, /voxel \[1, 0, 0\] is NaN/));

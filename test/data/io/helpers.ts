@@ -29,14 +29,30 @@ export function obliqueDirection(t = 0.3): Geometry['direction'] {
   ];
 }
 
-export function obliqueVolume<T extends VoxelArray>(make: (n: number) => T, shape: Geometry['shape'] = [7, 5, 4]): Volume<T> {
+export function obliqueVolume<T extends VoxelArray>(
+  make: (n: number) => T,
+  shape: Geometry['shape'] = [7, 5, 4],
+): Volume<T> {
   const data = make(shape[0] * shape[1] * shape[2]);
-  return { shape, spacing: [0.365, 0.42, 0.7], origin: [-12.5, 33.25, 7.125], direction: obliqueDirection(), data };
+  return {
+    shape,
+    spacing: [0.365, 0.42, 0.7],
+    origin: [-12.5, 33.25, 7.125],
+    direction: obliqueDirection(),
+    data,
+  };
 }
 
-export function assertClose(actual: readonly number[], expected: readonly number[], tol: number, what: string): void {
-  if (actual.length !== expected.length) throw new Error(`${what}: length ${actual.length} vs ${expected.length}`);
+export function assertClose(
+  actual: readonly number[],
+  expected: readonly number[],
+  tol: number,
+  what: string,
+): void {
+  if (actual.length !== expected.length)
+    throw new Error(`${what}: length ${actual.length} vs ${expected.length}`);
   actual.forEach((a, i) => {
-    if (!(Math.abs(a - expected[i]!) <= tol)) throw new Error(`${what}[${i}]: ${a} vs ${expected[i]} (tol ${tol})`);
+    if (!(Math.abs(a - expected[i]!) <= tol))
+      throw new Error(`${what}[${i}]: ${a} vs ${expected[i]} (tol ${tol})`);
   });
 }

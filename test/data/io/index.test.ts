@@ -88,7 +88,10 @@ for (const ending of ['.nii', '.nii.gz', '.mha', '.nrrd', '.mhd']) {
   test(`truncated ${ending} gives an InputError naming the file and leaves the exit status alone`, async () => {
     const dir = tempDir();
     const path = join(dir, `scan${ending}`);
-    await writeVolume(path, obliqueVolume((n) => Float32Array.from({ length: n }, (_, i) => i + 1), [20, 16, 12]));
+    await writeVolume(
+      path,
+      obliqueVolume((n) => Float32Array.from({ length: n }, (_, i) => i + 1), [20, 16, 12]),
+    );
     const target = ending === '.mhd' ? join(dir, 'scan.raw') : path;
     const bytes = readFileSync(target);
     writeFileSync(target, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
@@ -106,7 +109,10 @@ test('unsupported ending, missing file, missing .raw and garbage bytes are Input
   const missing = join(dir, 'nope.nii.gz');
   await rejectsNaming(readVolume(missing), missing, /does not exist/);
   const mhd = join(dir, 'scan.mhd');
-  await writeVolume(mhd, obliqueVolume((n) => new Uint8Array(n)));
+  await writeVolume(
+    mhd,
+    obliqueVolume((n) => new Uint8Array(n)),
+  );
   unlinkSync(join(dir, 'scan.raw'));
   await rejectsNaming(readVolume(mhd), mhd, /scan\.raw is missing/);
   const garbage = join(dir, 'garbage.nrrd');
@@ -137,6 +143,13 @@ test('a failing writer leaves neither the file nor its temporary folder', async 
   const bad = { ...obliqueVolume((n) => new Float32Array(n)), data: new Float32Array(3) };
   const out = join(dir, 'bad.nii.gz');
   await rejectsNaming(writeVolume(out, bad), out, /voxels for shape/);
-  await rejectsNaming(writeVolume(join(dir, 'x.h5'), obliqueVolume((n) => new Float32Array(n))), join(dir, 'x.h5'), /unsupported/);
+  await rejectsNaming(
+    writeVolume(
+      join(dir, 'x.h5'),
+      obliqueVolume((n) => new Float32Array(n)),
+    ),
+    join(dir, 'x.h5'),
+    /unsupported/,
+  );
   assert.deepEqual(readdirSync(dir), []);
 });
