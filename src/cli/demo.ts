@@ -21,7 +21,8 @@ interface Flags {
 export const DEMO_CONFIG = {
   data: { size: [128, 128] },
   model: { unet: { baseChannels: 16, depth: 4 } },
-  schedule: { validationSlices: 48 },
+  // validate every 100 iterations so that a short run's model selection sees enough of it
+  schedule: { validationSlices: 48, iterationsPerEpoch: 100 },
   checkpointEvery: 50,
   logEvery: 20,
 };

@@ -273,8 +273,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     }
     st.elapsedSeconds = (Date.now() - started) / 1000;
     if (st.stopped === null && o.stopRequested?.()) st.stopped = 'interrupted';
-    if (st.stopped === null && Date.now() - started >= budgetMs)
+    if (st.stopped === null && Date.now() - started >= budgetMs) {
       st.stopped = `time budget of ${config.schedule.minutes} min reached`;
+      // the run ends here: its last weights compete with the validated ones for the best model
+      if (st.iteration % iterationsPerEpoch !== 0)
+        endOfEpochValidation(o, st, optimizer, totalIterations, log, saveBest, emit);
+    }
     if (
       st.iteration % config.checkpointEvery === 0 ||
       st.stopped !== null ||
