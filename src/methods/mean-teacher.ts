@@ -4,19 +4,8 @@
  * teacher that sees the input with clamped Gaussian noise. The teacher is saved, not trained.
  */
 import { z } from 'zod';
-import { noGrad, randn, scalar, type Tensor } from '../engine/index.ts';
-import { decodeFlat } from '../hierarchy/decode.ts';
-import type { SegmentationModel } from '../models/model.ts';
-import type { Batch, LossTerms, Method, MethodContext, StepContext } from './method.ts';
-import {
-  ceAndDice,
-  copyWeights,
-  emaUpdate,
-  flatClassCount,
-  flatClasses,
-  rampedWeight,
-  splitBatch,
-} from './common.ts';
+import type { Method, MethodContext } from './method.ts';
+import { createTeacherMethod } from './teacher.ts';
 
 export const meanTeacherOptionsSchema = z.strictObject({
   /** `--ema_decay` 0.99 */
@@ -31,61 +20,10 @@ export const meanTeacherOptionsSchema = z.strictObject({
 });
 export type MeanTeacherOptions = z.input<typeof meanTeacherOptionsSchema>;
 
-/** x + clamp(randn * std, -c, c) */
-export function addClampedNoise(x: Tensor, std: number, c: number): Tensor {
-  return x.add(randn(x.shape, { dtype: x.dtype }).mul(std).clamp(-c, c));
-}
-
-/** Student, EMA teacher and the supervised half both mean-teacher methods share. */
-export function teacherStudent(ctx: MethodContext): {
-  student: SegmentationModel;
-  teacher: SegmentationModel;
-} {
-  const outChannels = flatClassCount(ctx.tree);
-  const student = ctx.buildModel({ outChannels, levelSet: false });
-  const teacher = ctx.buildModel({ outChannels, levelSet: false });
-  copyWeights(teacher, student);
-  for (const p of teacher.parameters()) p.requiresGrad_(false);
-  return { student, teacher };
-}
-
 export function createMeanTeacher(ctx: MethodContext, options: MeanTeacherOptions = {}): Method {
   const o = meanTeacherOptionsSchema.parse(options);
-  const { tree } = ctx;
-  const { student, teacher } = teacherStudent(ctx);
-  return {
-    name: 'mean-teacher',
-    twoStage: false,
-    modules: { model: student },
-    frozen: { teacher },
-    predictor: student,
-    decoding: 'softmax',
-    decode: (logits) => decodeFlat(logits, tree),
-    step(batch: Batch, c: StepContext): LossTerms {
-      const out = student.forward(batch.image).logits;
-      const { labelled, unlabelled } = splitBatch(out, batch.numLabeled);
-      const { ce, dice } = ceAndDice(labelled, flatClasses(batch.label, tree));
-      let consistency = scalar(0);
-      if (unlabelled.size(0) > 0) {
-        const input = splitBatch(batch.image, batch.numLabeled).unlabelled;
-        const target = noGrad(() =>
-          teacher.forward(addClampedNoise(input, o.noiseStd, o.noiseClamp)).logits.softmax(1),
-        );
-        consistency = unlabelled.softmax(1).sub(target).square().mean();
-      }
-      const w = rampedWeight(o.consistency, c.iteration, o.consistencyRampup);
-      return { ce, dice, consistency, total: ce.add(dice).mul(0.5).add(consistency.mul(w)) };
-    },
-    afterStep(c: StepContext): void {
-      emaUpdate(teacher, student, o.emaDecay, c.iteration);
-    },
-    validationLoss: (batch): Tensor =>
-      noGrad(() => {
-        const { ce, dice } = ceAndDice(
-          splitBatch(student.forward(batch.image).logits, batch.numLabeled).labelled,
-          flatClasses(batch.label, tree),
-        );
-        return ce.add(dice).mul(0.5);
-      }),
-  };
+  // the mean squared distance of the softmaxes over all unlabelled pixels
+  return createTeacherMethod('mean-teacher', ctx, o, ({ logits, target }) =>
+    logits.softmax(1).sub(target).square().mean(),
+  );
 }

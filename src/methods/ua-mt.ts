@@ -4,13 +4,12 @@
  * pixels where the teacher is certain. Uncertainty = entropy of the mean softmax over T noisy teacher
  * passes; the threshold ramps from 0.75 ln 2 to ln 2 over training.
  */
-import { cat, noGrad, scalar, type Tensor } from '../engine/index.ts';
+import { cat, noGrad, type Tensor } from '../engine/index.ts';
 import { z } from 'zod';
-import { decodeFlat } from '../hierarchy/decode.ts';
 import { sigmoidRampup } from '../levelset/schedule.ts';
-import type { Batch, LossTerms, Method, MethodContext, StepContext } from './method.ts';
-import { ceAndDice, emaUpdate, flatClasses, rampedWeight, splitBatch } from './common.ts';
-import { addClampedNoise, meanTeacherOptionsSchema, teacherStudent } from './mean-teacher.ts';
+import type { Method, MethodContext } from './method.ts';
+import { meanTeacherOptionsSchema } from './mean-teacher.ts';
+import { addClampedNoise, createTeacherMethod } from './teacher.ts';
 
 export const uaMtOptionsSchema = meanTeacherOptionsSchema.extend({
   /** `T = 8` stochastic teacher passes (run two at a time, as the official code does) */
@@ -42,46 +41,12 @@ function teacherUncertainty(
 
 export function createUaMt(ctx: MethodContext, options: UaMtOptions = {}): Method {
   const o = uaMtOptionsSchema.parse(options);
-  const { tree } = ctx;
-  const { student, teacher } = teacherStudent(ctx);
-  return {
-    name: 'ua-mt',
-    twoStage: false,
-    modules: { model: student },
-    frozen: { teacher },
-    predictor: student,
-    decoding: 'softmax',
-    decode: (logits) => decodeFlat(logits, tree),
-    step(batch: Batch, c: StepContext): LossTerms {
-      const out = student.forward(batch.image).logits;
-      const { labelled, unlabelled } = splitBatch(out, batch.numLabeled);
-      const { ce, dice } = ceAndDice(labelled, flatClasses(batch.label, tree));
-      let consistency = scalar(0);
-      if (unlabelled.size(0) > 0) {
-        const input = splitBatch(batch.image, batch.numLabeled).unlabelled;
-        const target = noGrad(() =>
-          teacher.forward(addClampedNoise(input, o.noiseStd, o.noiseClamp)).logits.softmax(1),
-        );
-        const uncertainty = teacherUncertainty(teacher, input, o.passes, o.noiseStd, o.noiseClamp);
-        const threshold = (0.75 + 0.25 * sigmoidRampup(c.iteration, c.maxIterations)) * Math.LN2;
-        const mask = uncertainty.lt(threshold).to(out.dtype);
-        const dist = unlabelled.softmax(1).sub(target).square();
-        // the official normalisation: sum(mask * dist) / (2 sum(mask) + 1e-16)
-        consistency = dist.mul(mask).sum().div(mask.sum().mul(2).add(1e-16));
-      }
-      const w = rampedWeight(o.consistency, c.iteration, o.consistencyRampup);
-      return { ce, dice, consistency, total: ce.add(dice).mul(0.5).add(consistency.mul(w)) };
-    },
-    afterStep(c: StepContext): void {
-      emaUpdate(teacher, student, o.emaDecay, c.iteration);
-    },
-    validationLoss: (batch): Tensor =>
-      noGrad(() => {
-        const { ce, dice } = ceAndDice(
-          splitBatch(student.forward(batch.image).logits, batch.numLabeled).labelled,
-          flatClasses(batch.label, tree),
-        );
-        return ce.add(dice).mul(0.5);
-      }),
-  };
+  return createTeacherMethod('ua-mt', ctx, o, ({ logits, target, input, teacher }, c) => {
+    const uncertainty = teacherUncertainty(teacher, input, o.passes, o.noiseStd, o.noiseClamp);
+    const threshold = (0.75 + 0.25 * sigmoidRampup(c.iteration, c.maxIterations)) * Math.LN2;
+    const mask = uncertainty.lt(threshold).to(logits.dtype);
+    const dist = logits.softmax(1).sub(target).square();
+    // the official normalisation: sum(mask * dist) / (2 sum(mask) + 1e-16)
+    return dist.mul(mask).sum().div(mask.sum().mul(2).add(1e-16));
+  });
 }
