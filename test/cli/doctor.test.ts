@@ -2,24 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { main } from '../../src/cli/main.ts';
 import { convFlops, DOCTOR_CONV, type DoctorReport } from '../../src/cli/doctor.ts';
-
-/** Runs `kneeseg ...args` in this process, capturing what it prints. */
-async function kneeseg(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (...a: unknown[]) => void out.push(a.join(' '));
-  console.error = (...a: unknown[]) => void err.push(a.join(' '));
-  try {
-    const code = await main(['node', 'kneeseg', ...args]);
-    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-  } finally {
-    [console.log, console.error] = [log, error];
-    process.exitCode = undefined;
-  }
-}
+import { kneeseg } from '../helpers/cli.ts';
 
 test('convFlops counts 2 * N * Cout * H * W * Cin * k^2', () => {
   assert.equal(convFlops(1, 1, 1, 1, 1), 18);

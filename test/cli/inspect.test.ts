@@ -2,24 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.ts';
 import { makeDataset } from '../data/dataset-fixture.ts';
-
-/** Runs `kneeseg ...args` in this process (main returns the exit status), capturing what it prints. */
-async function kneeseg(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (...a: unknown[]) => void out.push(a.join(' '));
-  console.error = (...a: unknown[]) => void err.push(a.join(' '));
-  try {
-    const code = await main(['node', 'kneeseg', ...args]);
-    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-  } finally {
-    [console.log, console.error] = [log, error];
-    process.exitCode = undefined;
-  }
-}
+import { kneeseg } from '../helpers/cli.ts';
 
 test('kneeseg inspect prints the summary; --json gives every case; a bad dataset exits 1 naming the file', async () => {
   const dir = await makeDataset();

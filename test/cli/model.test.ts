@@ -1,24 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Command } from 'commander';
 import { setNumThreads } from '../../src/engine/index.ts';
-import { modelCommand } from '../../src/cli/model.ts';
 import { buildModel } from '../../src/models/registry.ts';
+import { kneeseg } from '../helpers/cli.ts';
 
 setNumThreads(1);
 
+/** What `kneeseg model ...args` prints; a non-zero exit rejects with what it printed to stderr. */
 async function run(args: string[]): Promise<string> {
-  const program = new Command('kneeseg').exitOverride();
-  modelCommand(program);
-  const lines: string[] = [];
-  const log = console.log;
-  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-  try {
-    await program.parseAsync(['node', 'kneeseg', 'model', ...args]);
-  } finally {
-    console.log = log;
-  }
-  return lines.join('\n');
+  const r = await kneeseg('model', ...args);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return r.stdout;
 }
 
 test('kneeseg model --json: parts add up to the model built from the same options', async () => {

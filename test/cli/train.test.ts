@@ -2,33 +2,17 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.ts';
 import { loadSafetensors } from '../../src/engine/index.ts';
 import type { TrainConfig } from '../../src/train/config.ts';
 import { loggedIteration, startTrain, waitFor } from '../train/child.ts';
 import { readLog, tempDir, tinyCohort, tinyConfig, trainEntries } from '../train/helpers.ts';
+import { kneeseg } from '../helpers/cli.ts';
 
 const root = tempDir('cli-train');
 let data = '';
 before(async () => {
   data = await tinyCohort(root);
 });
-
-/** Runs `kneeseg ...args` in this process (main returns the exit status), capturing what it prints. */
-async function kneeseg(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (...a: unknown[]) => void out.push(a.join(' '));
-  console.error = (...a: unknown[]) => void err.push(a.join(' '));
-  try {
-    const code = await main(['node', 'kneeseg', ...args]);
-    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-  } finally {
-    [console.log, console.error] = [log, error];
-    process.exitCode = undefined;
-  }
-}
 
 function checkpointState(run: string): { iteration: number; stopped: string | null } {
   const f = loadSafetensors(join(run, 'checkpoints', 'last.safetensors'));

@@ -4,7 +4,6 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { main } from '../../src/cli/main.ts';
 import { writeLabelMap } from '../../src/data/io/index.ts';
 import type { Geometry, Volume } from '../../src/data/volume.ts';
 import { InputError } from '../../src/errors.ts';
@@ -13,6 +12,7 @@ import { evaluationCsv, evaluationJson } from '../../src/eval/evaluation-json.ts
 import { labelMask, structureMetrics } from '../../src/eval/metrics.ts';
 import type { CaseJob, CaseResult } from '../../src/eval/evaluate-case.ts';
 import { runWorkerPool } from '../../src/eval/worker-pool.ts';
+import { kneeseg } from '../helpers/cli.ts';
 
 // Spacings exactly representable in float32, so NIfTI round-trips them and direct metrics match.
 const G: Geometry = {
@@ -111,21 +111,6 @@ const IssueSchema = z.object({
     }),
   ),
 });
-
-async function kneeseg(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [log, error] = [console.log, console.error];
-  console.log = (...a: unknown[]) => void out.push(a.join(' '));
-  console.error = (...a: unknown[]) => void err.push(a.join(' '));
-  try {
-    const code = await main(['node', 'kneeseg', ...args]);
-    return { code, stdout: out.join('\n'), stderr: err.join('\n') };
-  } finally {
-    [console.log, console.error] = [log, error];
-    process.exitCode = undefined;
-  }
-}
 
 test('orderStructures puts cartilages first, then bones, each by label value', () => {
   assert.deepEqual(

@@ -3,30 +3,15 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setNumThreads } from '../../src/engine/index.ts';
-import { main } from '../../src/cli/main.ts';
 import { writeVolume } from '../../src/data/io/index.ts';
 import { InputError } from '../../src/errors.ts';
 import { loadModel } from '../../src/infer/load-model.ts';
 import { predictCase } from '../../src/infer/run-predict.ts';
 import { caseIdOf, listScans } from '../../src/infer/scans.ts';
+import { kneeseg } from '../helpers/cli.ts';
 import { syntheticScan, tempDir, writeTinyModel } from './helpers.ts';
 
 setNumThreads(1); // tiny tensors: one thread avoids contention on a shared machine
-
-/** Runs the CLI with console output captured; returns the exit status and the text. */
-async function cli(args: string[]): Promise<{ status: number; out: string }> {
-  const lines: string[] = [];
-  const saved = [console.log, console.error];
-  console.log = (...a: unknown[]) => void lines.push(a.join(' '));
-  console.error = console.log;
-  try {
-    const status = await main(['node', 'kneeseg', ...args]);
-    return { status, out: lines.join('\n') };
-  } finally {
-    [console.log, console.error] = saved;
-    process.exitCode = 0; // the CLI sets it; the test process must not inherit it
-  }
-}
 
 test('a folder with a corrupt, a 2D and an unsupported file: the good scans are done, the bad reported, exit status 1', async () => {
   const dir = tempDir();
@@ -43,15 +28,16 @@ test('a folder with a corrupt, a 2D and an unsupported file: the good scans are 
   await writeVolume(join(input, 'knee_c.mha'), { ...syntheticScan([1, 30, 26]) });
   writeFileSync(join(input, 'notes.docx'), 'x');
   const out = join(dir, 'out');
-  const r = await cli(['predict', '--model', run, '--input', input, '--output', out, '--side', 'left']);
-  assert.equal(r.status, 1, r.out);
+  const r = await kneeseg('predict', '--model', run, '--input', input, '--output', out, '--side', 'left');
+  const printed = `${r.stdout}\n${r.stderr}`;
+  assert.equal(r.code, 1, printed);
   assert.ok(existsSync(join(out, 'knee_a.nii.gz')));
   assert.ok(existsSync(join(out, 'knee_d.nii.gz')));
   assert.ok(!existsSync(join(out, 'knee_b.nii.gz')) && !existsSync(join(out, 'knee_c.nii.gz')));
-  assert.match(r.out, /knee_b_0000\.nii\.gz.*FAILED|FAILED.*knee_b_0000\.nii\.gz/);
-  assert.match(r.out, /knee_c\.mha: is a 2D image/);
-  assert.match(r.out, /not scans, skipped: .*notes\.docx/);
-  assert.match(r.out, /2 done, 2 failed/);
+  assert.match(printed, /knee_b_0000\.nii\.gz.*FAILED|FAILED.*knee_b_0000\.nii\.gz/);
+  assert.match(printed, /knee_c\.mha: is a 2D image/);
+  assert.match(printed, /not scans, skipped: .*notes\.docx/);
+  assert.match(printed, /2 done, 2 failed/);
   const csv = readFileSync(join(out, 'measurements.csv'), 'utf8');
   const cases = new Set(
     csv
@@ -87,7 +73,7 @@ test('a single corrupt scan is an InputError naming the file; a good run exits 0
     /scan\.jpg: unsupported file ending/,
   );
   await writeVolume(join(dir, 'good.nii.gz'), syntheticScan([5, 20, 20]));
-  const r = await cli([
+  const r = await kneeseg(
     'predict',
     '--model',
     join(dir, 'run', 'model.safetensors'),
@@ -98,8 +84,8 @@ test('a single corrupt scan is an InputError naming the file; a good run exits 0
     '--tta',
     'flip',
     '--largest-component',
-  ]);
-  assert.equal(r.status, 0, r.out);
+  );
+  assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   assert.ok(existsSync(join(dir, 'o', 'good.nii.gz')));
 });
 

@@ -4,7 +4,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { main } from '../../../src/cli/main.ts';
 import type { Geometry, Volume } from '../../../src/data/volume.ts';
 import { InputError } from '../../../src/errors.ts';
 import { summarizeEvaluation } from '../../../src/eval/evaluate.ts';
@@ -20,6 +19,7 @@ import { planeGrid, sliceAxisOf } from '../../../src/eval/report/plane.ts';
 import type { PlottedLogEntry } from '../../../src/eval/report/run-log.ts';
 import { sliceMontage } from '../../../src/eval/report/slice-montage.ts';
 import { renderSurface, surfaceRendering } from '../../../src/eval/report/surface-render.ts';
+import { kneeseg } from '../../helpers/cli.ts';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -228,9 +228,6 @@ test('htmlReport embeds PNGs as data URIs and SVGs inline, renders Markdown tabl
 
 test('kneeseg report RUN writes report.html with the curves, and the box plot when evaluation.json exists', async () => {
   const run = mkdtempSync(join(tmpdir(), 'kneeseg-run-'));
-  const log = console.log;
-  const printed: string[] = [];
-  console.log = (...a: unknown[]) => void printed.push(a.join(' '));
   try {
     writeFileSync(
       join(run, 'log.jsonl'),
@@ -238,7 +235,7 @@ test('kneeseg report RUN writes report.html with the curves, and the box plot wh
         .map((e) => JSON.stringify(e))
         .join('\n')}\n{"type":"event","iteration":200,"epoch":4,"message":"done"}\n{"type":"tra`,
     );
-    assert.equal(await main(['node', 'kneeseg', 'report', run]), 0);
+    assert.equal((await kneeseg('report', run)).code, 0);
     let html = readFileSync(join(run, 'report.html'), 'utf8');
     assert.equal(html.match(/data:image\/png;base64,/g)?.length, 1);
     assert.ok(existsSync(join(run, 'loss_curves.png')) && !existsSync(join(run, 'dice_boxplot.png')));
@@ -256,7 +253,8 @@ test('kneeseg report RUN writes report.html with the curves, and the box plot wh
     }));
     const ev = summarizeEvaluation(cases, { background: 0, femur: 1, femoral_cartilage: 2 });
     writeFileSync(join(run, 'evaluation.json'), JSON.stringify(evaluationJson(ev)));
-    assert.equal(await main(['node', 'kneeseg', 'report', run]), 0);
+    const second = await kneeseg('report', run);
+    assert.equal(second.code, 0);
     html = readFileSync(join(run, 'report.html'), 'utf8');
     assert.equal(html.match(/data:image\/png;base64,/g)?.length, 2);
     assert.ok(existsSync(join(run, 'dice_boxplot.png')));
@@ -266,21 +264,13 @@ test('kneeseg report RUN writes report.html with the curves, and the box plot wh
       html,
       /<td>femur<\/td>\s*<td[^>]*>[\d.]+ ± [\d.]+<\/td>\s*<td[^>]*>0\.00 ± 0\.00 \(n=2\)<\/td>/,
     );
-    assert.ok(printed.some((l) => l.endsWith('report.html')));
+    assert.ok(second.stdout.split('\n').some((l) => l.endsWith('report.html')));
 
     rmSync(join(run, 'log.jsonl'));
-    const errors: string[] = [];
-    const error = console.error;
-    console.error = (...a: unknown[]) => void errors.push(a.join(' '));
-    try {
-      assert.equal(await main(['node', 'kneeseg', 'report', run]), 1);
-    } finally {
-      console.error = error;
-    }
-    assert.match(errors.join('\n'), /log\.jsonl: is missing/);
+    const missing = await kneeseg('report', run);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /log\.jsonl: is missing/);
   } finally {
-    console.log = log;
-    process.exitCode = undefined;
     rmSync(run, { recursive: true, force: true });
   }
 });
