@@ -9,7 +9,8 @@ import { InputError } from '../../src/errors.ts';
 import { loadModel, type LoadedModel } from '../../src/infer/load-model.ts';
 import { checkScan, predictSlices, predictVolume } from '../../src/infer/predict.ts';
 import { predictScans } from '../../src/infer/run-predict.ts';
-import { assertClose, syntheticScan, tempDir, writeDicomSeries, writeTinyModel } from './helpers.ts';
+import { assertClose, writeDicomSeries } from '../data/io/helpers.ts';
+import { syntheticScan, tempDir, writeTinyModel } from './helpers.ts';
 
 // tiny tensors: one thread avoids contention with other jobs on a shared 2-core machine
 setNumThreads(1);

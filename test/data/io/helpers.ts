@@ -1,5 +1,6 @@
-/** Small fixtures shared by the I/O tests. */
-import { mkdtempSync } from 'node:fs';
+/** Small fixtures shared by the I/O tests (and the inference tests): volumes, a DICOM series writer. */
+import dcmjs from 'dcmjs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Geometry, Volume, VoxelArray } from '../../../src/data/volume.ts';
@@ -41,6 +42,63 @@ export function obliqueVolume<T extends VoxelArray>(
     direction: obliqueDirection(),
     data,
   };
+}
+
+const { DicomDict, DicomMetaDictionary } = dcmjs.data;
+const MR_STORAGE = '1.2.840.10008.5.1.4.1.1.4';
+
+/**
+ * Writes `vol` as an MR series, one file per slice, with dcmjs: slice k at origin + k * dz * (column 2
+ * of direction), rows along column 0, columns along column 1. File names are shuffled so a reader must
+ * sort by position.
+ */
+export function writeDicomSeries(dir: string, vol: Volume<Int16Array>): void {
+  const [nx, ny, nz] = vol.shape;
+  const d = vol.direction;
+  const col = (j: number) => [d[j]!, d[3 + j]!, d[6 + j]!];
+  const uid = '1.2.826.0.1.3680043.8.498.4242';
+  mkdirSync(dir, { recursive: true });
+  for (let k = 0; k < nz; k++) {
+    const px = vol.data.slice(k * nx * ny, (k + 1) * nx * ny);
+    const sop = `${uid}.3.${k + 1}`;
+    const meta = {
+      FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
+      MediaStorageSOPClassUID: MR_STORAGE,
+      MediaStorageSOPInstanceUID: sop,
+      TransferSyntaxUID: '1.2.840.10008.1.2.1',
+      ImplementationClassUID: '1.2.826.0.1.3680043.8.498.1',
+    };
+    const ds = {
+      SOPClassUID: MR_STORAGE,
+      SOPInstanceUID: sop,
+      Modality: 'MR',
+      PatientID: 'KNEE1',
+      StudyInstanceUID: `${uid}.1`,
+      SeriesInstanceUID: `${uid}.2`,
+      FrameOfReferenceUID: `${uid}.4`,
+      SeriesNumber: 1,
+      InstanceNumber: k + 1,
+      // decimal strings hold 16 characters at most in DICOM: round so dcmjs need not truncate
+      ImagePositionPatient: vol.origin.map((o, a) => +(o + k * vol.spacing[2] * col(2)[a]!).toFixed(8)),
+      ImageOrientationPatient: [...col(0), ...col(1)].map((v) => +v.toFixed(12)),
+      // DICOM PixelSpacing is [row spacing (y), column spacing (x)].
+      PixelSpacing: [vol.spacing[1], vol.spacing[0]],
+      SliceThickness: vol.spacing[2],
+      SamplesPerPixel: 1,
+      PhotometricInterpretation: 'MONOCHROME2',
+      Rows: ny,
+      Columns: nx,
+      BitsAllocated: 16,
+      BitsStored: 16,
+      HighBit: 15,
+      PixelRepresentation: 1,
+      PixelData: px.buffer,
+      _vrMap: { PixelData: 'OW' },
+    };
+    const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
+    dict.dict = DicomMetaDictionary.denaturalizeDataset(ds);
+    writeFileSync(join(dir, `IM${(k * 7) % nz}_${k}.dcm`), Buffer.from(dict.write()));
+  }
 }
 
 export function assertClose(
