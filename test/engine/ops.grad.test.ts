@@ -3,8 +3,8 @@
 import { test } from 'node:test';
 import * as E from '../../src/engine/index.ts';
 import { gradcheck, rnd, distinct } from './gradcheck.ts';
+import { f64 } from './helpers.ts';
 
-const f64 = (values: ArrayLike<number>, shape: number[]) => E.tensor(values, shape, { dtype: 'float64' });
 const long = (values: number[], shape: number[] = [values.length]) =>
   E.tensor(values, shape, { dtype: 'int64' });
 

@@ -2,19 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as E from '../../src/engine/index.ts';
-import { mulberry32, uniform } from '../../src/data/random.ts';
+import { assertClose, f64, randomArrays } from './helpers.ts';
 
-const rng = mulberry32(2);
-const randArray = (n: number, lo = -1, hi = 1) =>
-  Float64Array.from({ length: n }, () => uniform(rng, lo, hi));
-const f64 = (values: ArrayLike<number>, shape: number[]) => E.tensor(values, shape, { dtype: 'float64' });
-
-function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, tol = 1e-12, what = ''): void {
-  assert.equal(actual.length, expected.length, `${what}: length`);
-  for (let i = 0; i < expected.length; i++)
-    if (!(Math.abs(actual[i]! - expected[i]!) <= tol * Math.max(1, Math.abs(expected[i]!))))
-      assert.fail(`${what}[${i}]: ${actual[i]} vs ${expected[i]}`);
-}
+const randArray = randomArrays(2);
 
 /** Direct convolution (cross-correlation, as PyTorch) with stride, zero padding, dilation, groups. */
 function conv2dLoop(
