@@ -16,14 +16,23 @@ const trees: [string, () => LabelTree][] = [
   ['deep', deepTree],
 ];
 
-function forEachPixel(
-  N: number,
-  H: number,
-  W: number,
-  f: (n: number, h: number, w: number, i: number) => void,
-) {
+/** Mean of `term(n, h, w, o)` over the pixels with an observation o >= 0 (the losses' reduction). */
+function meanOverObserved(
+  [N, H, W]: [number, number, number],
+  observations: readonly number[],
+  term: (n: number, h: number, w: number, o: number) => number,
+): number {
+  let sum = 0;
+  let count = 0;
   for (let n = 0; n < N; n++)
-    for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) f(n, h, w, (n * H + h) * W + w);
+    for (let h = 0; h < H; h++)
+      for (let w = 0; w < W; w++) {
+        const o = observations[(n * H + h) * W + w]!;
+        if (o < 0) continue;
+        sum += term(n, h, w, o);
+        count++;
+      }
+  return sum / count;
 }
 
 for (const [name, make] of trees) {
@@ -33,19 +42,13 @@ for (const [name, make] of trees) {
     for (const seed of [1, 2, 3]) {
       const z = randomLogits([N, tree.size, H, W], 50, seed);
       const obs = randomObservations([N, H, W], tree.size, seed + 10);
-      let sum = 0;
-      let count = 0;
-      forEachPixel(N, H, W, (n, h, w, i) => {
-        const o = obs.values[i]!;
-        if (o < 0) return;
-        sum -= bruteLogObserved(z.pixel(n, h, w), o, tree);
-        count++;
-      });
-      const got = cpLoss(z.tensor(), obs.tensor(), tree).item();
-      assert.ok(
-        Math.abs(got - sum / count) <= 1e-9 * Math.max(1, Math.abs(sum / count)),
-        `${got} vs ${sum / count}`,
+      const want = meanOverObserved(
+        [N, H, W],
+        obs.values,
+        (n, h, w, o) => -bruteLogObserved(z.pixel(n, h, w), o, tree),
       );
+      const got = cpLoss(z.tensor(), obs.tensor(), tree).item();
+      assert.ok(Math.abs(got - want) <= 1e-9 * Math.max(1, Math.abs(want)), `${got} vs ${want}`);
     }
   });
 
@@ -55,20 +58,12 @@ for (const [name, make] of trees) {
     for (const seed of [4, 5]) {
       const z = randomLogits([N, tree.size, H, W], 50, seed);
       const obs = randomObservations([N, H, W], tree.size, seed + 10);
-      let sum = 0;
-      let count = 0;
-      forEachPixel(N, H, W, (n, h, w, i) => {
-        const o = obs.values[i]!;
-        if (o < 0) return;
+      const want = meanOverObserved([N, H, W], obs.values, (n, h, w, o) => {
         const { target, known } = bruteTargets(o, tree);
-        sum += bruteUp(z.pixel(n, h, w), target, known, tree);
-        count++;
+        return bruteUp(z.pixel(n, h, w), target, known, tree);
       });
       const got = upLoss(z.tensor(), obs.tensor(), tree).item();
-      assert.ok(
-        Math.abs(got - sum / count) <= 1e-9 * Math.max(1, Math.abs(sum / count)),
-        `${got} vs ${sum / count}`,
-      );
+      assert.ok(Math.abs(got - want) <= 1e-9 * Math.max(1, Math.abs(want)), `${got} vs ${want}`);
     }
   });
 
