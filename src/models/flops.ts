@@ -47,6 +47,11 @@ export function convT(layer: nn.ConvTranspose2d, x: Tensor): Tensor {
   return y;
 }
 
+/** Adds `flops` for a product computed by other means (fused or elementwise) than these wrappers. */
+export function addFlops(flops: number): void {
+  if (counter) counter.flops += flops;
+}
+
 /** Batched matmul [..., m, k] @ [..., k, n], counted as 2 m k n per batch element. */
 export function matmul(a: Tensor, b: Tensor): Tensor {
   const y = a.matmul(b);

@@ -6,26 +6,16 @@
  *
  * for every row (width axis) or column (height axis) independently: the other axis is folded into the
  * batch. As in the official code, batch norm follows the qkv projection, acts on the three similarity
- * maps separately before they are summed, and on the two outputs (v and positional) before they are
- * summed. The relative-position table r has 2K - 1 columns for the longest sequence K this layer
+ * maps separately before they are summed (computed folded into the logits, similarity.ts), and on
+ * the two outputs (v and positional) before they are summed. The relative-position table r has 2K - 1 columns for the longest sequence K this layer
  * accepts (sized from the configured image size); shorter sequences use its centre, so an input may be
  * smaller than configured (the official code only takes exactly K).
  */
-import {
-  call,
-  cat,
-  noGrad,
-  randn,
-  scope,
-  stack,
-  tensor,
-  nn,
-  Layer,
-  type Tensor,
-} from '../../engine/index.ts';
+import { call, noGrad, randn, scope, stack, tensor, nn, Layer, type Tensor } from '../../engine/index.ts';
 import { InputError } from '../../errors.ts';
 import { conv, einsumF, matmul } from '../flops.ts';
 import type { AttentionKind } from './config.ts';
+import { foldedSimilarityLogits } from './similarity.ts';
 
 export interface AxialAttentionOptions {
   channels: number;
@@ -117,11 +107,11 @@ export class AxialAttention extends Layer {
     const seq = (height ? x.permute(0, 3, 1, 2) : x.permute(0, 2, 1, 3)).reshape(B, C, L);
     const qkv = this.bn_qkv.forward(conv(this.qkv_transform, seq)).reshape(B, G, 2 * gp, L);
     const [q, k, v] = qkv.split([gp / 2, gp / 2, gp], 2) as [Tensor, Tensor, Tensor];
-    const qk = matmul(q.transpose(2, 3), k); // [B, G, i, j] = sum_c q_ci k_cj
 
     let out: Tensor;
     if (!this.relative) {
-      const sim = this.bn_similarity.forward(qk).softmax(3);
+      // without positional terms the maps are small (patches): plain batch norm costs less than folding
+      const sim = this.bn_similarity.forward(matmul(q.transpose(2, 3), k)).softmax(3); // [B, G, i, j]
       const sv = matmul(v, sim.transpose(2, 3)); // [B, G, c, i] = sum_j sim_ij v_cj
       out = this.bn_output.forward(sv.reshape(B, C, L)).reshape(N, M, C, L);
     } else {
@@ -134,14 +124,12 @@ export class AxialAttention extends Layer {
         ke = ke.mul(this.gates.f_kr);
         ve = ve.mul(this.gates.f_sve);
       }
-      const qr = einsumF('bgci,cij->bgij', q, qe);
-      const kr = einsumF('bgci,cij->bgij', k, ke).transpose(2, 3);
-      const logits = this.bn_similarity
-        .forward(cat([qk, qr, kr], 1))
-        .view(B, 3, G, L, L)
-        .sum(1);
-      const sim = logits.softmax(3);
-      let sv = matmul(v, sim.transpose(2, 3));
+      // bn_similarity over [q.k, q.r^q, (k.r^k)^T] summed over the three, computed without building
+      // the three normalised maps (similarity.ts)
+      const sim = foldedSimilarityLogits(q, k, [qe, ke], this.bn_similarity).softmax(3);
+      // sum_j sim_ij v_cj as (sim v^T)^T: the gradient for sim then comes out in sim's own layout
+      // (v sim^T gives it transposed, and adding a transposed [B, G, L, L] gradient is a slow strided pass)
+      let sv = matmul(sim, v.transpose(2, 3)).transpose(2, 3);
       const sve = einsumF('bgij,cij->bgci', sim, ve);
       if (this.gates) sv = sv.mul(this.gates.f_sv);
       // channel order (c, s) with s in {sv, sve}, as the official cat(dim=-1).view does

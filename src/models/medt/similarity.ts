@@ -1,0 +1,121 @@
+/**
+ * The attention logits of (gated) axial attention with the similarity batch norm folded in.
+ *
+ * The official code batch-normalises the similarity maps q.k, q.r^q and k.r^k (each [B, G, L, L], the
+ * largest tensors of MedT) as 3G channels and sums them (Valanarasu et al., MICCAI 2021, Eq. 2 with
+ * Axial-DeepLab's normalisation). Batch norm is affine per channel once its statistics are known:
+ *
+ *   logits_g = sum_s a_sg x_sg + b_g,   a_sg = gamma_sg / sqrt(var_sg + eps),
+ *   b_g = sum_s (beta_sg - a_sg mean_sg),
+ *
+ * and the statistics of these bilinear maps follow from small tensors (sums and Gram matrices of q, k
+ * and the relative tables over one axis), never from the [B, G, L, L] maps themselves:
+ *
+ *   sum_ij q.k     = sum_c (sum_i q_ci)(sum_j k_cj)
+ *   sum_ij (q.k)^2 = sum_cd (sum_i q_ci q_di)(sum_j k_cj k_dj)
+ *   sum_ij q.r^q   = sum_ci q_ci sum_j r_cij,  sum_ij (q.r^q)^2 = sum_i sum_cd q_ci q_di sum_j r_cij r_dij
+ *
+ * So the maps are built once, already scaled (a folded into q and the tables), instead of being
+ * concatenated, normalised and summed: the same function (outputs and gradients agree with batch norm
+ * to float rounding; autograd differentiates through the statistics as batch norm's backward does) at a
+ * fraction of the passes over the largest tensors. Sums are taken in float64, so E[x^2] - E[x]^2 does
+ * not lose the precision a two-pass float32 variance keeps. The running statistics are updated as
+ * `torch.nn.BatchNorm2d` does (momentum, unbiased variance).
+ */
+import { noGrad, stack, call, callInPlace, type nn, type Tensor } from '../../engine/index.ts';
+import { addFlops } from '../flops.ts';
+
+/** Sum and sum of squares per head over (b, i, j) of x_bgij = sum_c a_bgci e_cij, as [G] each. */
+function relativeSums(a: Tensor, e: Tensor): [Tensor, Tensor] {
+  const s1 = a.sum(0).mul(e.sum(2)).sum([1, 2]);
+  const f = e.unsqueeze(0).mul(e.unsqueeze(1)).sum(3); // [c, d, i] = sum_j e_cij e_dij
+  const p = a.unsqueeze(2).mul(a.unsqueeze(3)).sum(0); // [G, c, d, i]
+  return [s1, p.mul(f).sum([1, 2, 3])];
+}
+
+/** Mean and biased variance ([terms, G], float64) of q.k (and q.r^q, k.r^k when tables are given). */
+function similarityStats(q: Tensor, k: Tensor, tables: [Tensor, Tensor] | null): [Tensor, Tensor, number] {
+  const [B, , , L] = q.shape as [number, number, number, number];
+  const n = B * L * L;
+  const qd = q.double();
+  const kd = k.double();
+  const gram = (x: Tensor) => x.unsqueeze(2).mul(x.unsqueeze(3)).sum(4); // [B, G, c, d]
+  const s1: Tensor[] = [qd.sum(3).mul(kd.sum(3)).sum([0, 2])];
+  const s2: Tensor[] = [gram(qd).mul(gram(kd)).sum([0, 2, 3])];
+  if (tables) {
+    // the k.r^k map is transposed ([i, j] = sum_c k_cj e_cji); its sums over all (i, j) are those of
+    // the untransposed one, so both terms take the same form
+    for (const [a, e] of [
+      [qd, tables[0].double()],
+      [kd, tables[1].double()],
+    ] as const) {
+      const [t1, t2] = relativeSums(a, e);
+      s1.push(t1);
+      s2.push(t2);
+    }
+  }
+  const mean = stack(s1).div(n);
+  const variance = stack(s2).div(n).sub(mean.mul(mean));
+  return [mean, variance, n];
+}
+
+/**
+ * Logits [B, G, L, L] of batch norm (`bn`, 3G channels with tables, G without) applied to q.k, q.r^q
+ * and (k.r^k)^T and summed over the three. q, k: [B, G, c, L]; tables (already gated) [c, L, L].
+ */
+export function foldedSimilarityLogits(
+  q: Tensor,
+  k: Tensor,
+  tables: [Tensor, Tensor] | null,
+  bn: nn.BatchNorm2d,
+): Tensor {
+  const [B, G, c, L] = q.shape as [number, number, number, number];
+  const terms = tables ? 3 : 1;
+  let mean: Tensor;
+  let variance: Tensor;
+  if (bn.training) {
+    const [m, v, n] = similarityStats(q, k, tables);
+    noGrad(() => {
+      bn.numBatchesTracked.add_(1);
+      bn.runningMean.mul_(1 - bn.momentum).add_(m.float().reshape(terms * G), bn.momentum);
+      bn.runningVar.mul_(1 - bn.momentum).add_(
+        v
+          .mul(n / (n - 1))
+          .float()
+          .reshape(terms * G),
+        bn.momentum,
+      );
+    });
+    mean = m.float();
+    variance = v.float();
+  } else {
+    mean = bn.runningMean.view(terms, G);
+    variance = bn.runningVar.view(terms, G);
+  }
+  const scale = bn.weight.view(terms, G).div(variance.add(bn.eps).sqrt()); // [terms, G]
+  const shift = bn.bias.view(terms, G).sub(scale.mul(mean)).sum(0); // [G]
+  const perHead = (s: number) => scale.narrow(0, s, 1).view(1, G, 1, 1);
+  // a_qk q.k + b as one batched product that starts from the (broadcast) shift
+  const q0 = q
+    .mul(perHead(0))
+    .reshape(B * G, c, L)
+    .transpose(1, 2);
+  const base = shift
+    .view(1, G, 1, 1)
+    .expand(B, G, 1, 1)
+    .reshape(B * G, 1, 1);
+  const logits = call('aten::baddbmm', base, q0, k.reshape(B * G, c, L), 1, 1).view(B, G, L, L);
+  // counted as the products they replace: q.k, and the q.r^q and k.r^k einsums
+  addFlops(2 * B * G * c * L * L * terms);
+  if (tables) {
+    // the relative terms, c multiply-adds each in place: logits += (q_c)_i (a_qr r^q_c)_ij, and
+    // logits += (k_c)_j (a_kr r^k_c)_ji, with the per-head scale folded into the [G, L, L] tables
+    const qe = tables[0].unsqueeze(1).mul(perHead(1)); // [c, G, i, j]
+    const ke = tables[1].transpose(1, 2).unsqueeze(1).mul(perHead(2)); // [c, G, i, j] = a r^k_cji
+    for (let ch = 0; ch < c; ch++) {
+      callInPlace('aten::addcmul_', logits, q.narrow(2, ch, 1).transpose(2, 3), qe.narrow(0, ch, 1), 1);
+      callInPlace('aten::addcmul_', logits, k.narrow(2, ch, 1), ke.narrow(0, ch, 1), 1);
+    }
+  }
+  return logits;
+}

@@ -1,0 +1,75 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { cat, einsum, manualSeed, nn, noGrad, randn, scope, type Tensor } from '../../src/engine/index.ts';
+import { foldedSimilarityLogits } from '../../src/models/medt/similarity.ts';
+
+const [B, G, c, L] = [3, 2, 2, 5];
+
+/** Batch norm over the concatenated maps, then summed, in float64: the official computation. */
+function reference(q: Tensor, k: Tensor, qe: Tensor, ke: Tensor, bn: nn.BatchNorm2d, training: boolean) {
+  const maps = cat(
+    [
+      einsum('bgci,bgcj->bgij', q, k),
+      einsum('bgci,cij->bgij', q, qe),
+      einsum('bgci,cij->bgij', k, ke).transpose(2, 3),
+    ],
+    1,
+  ); // [B, 3G, L, L]
+  const mean = training ? maps.mean([0, 2, 3], true) : bn.runningMean.double().view(1, 3 * G, 1, 1);
+  const variance = training
+    ? maps.sub(mean).square().mean([0, 2, 3], true)
+    : bn.runningVar.double().view(1, 3 * G, 1, 1);
+  const w = bn.weight.double().view(1, 3 * G, 1, 1);
+  const b = bn.bias.double().view(1, 3 * G, 1, 1);
+  const y = maps.sub(mean).div(variance.add(bn.eps).sqrt()).mul(w).add(b);
+  return { logits: y.view(B, 3, G, L, L).sum(1), mean: mean.flatten(), variance: variance.flatten() };
+}
+
+const close = (a: Tensor, b: Tensor, tol: number, what: string) => {
+  const d = a.double().sub(b.double()).abs().max().item();
+  const m = b.double().abs().max().item();
+  assert.ok(d <= tol * Math.max(1, m), `${what}: max difference ${d} (scale ${m})`);
+};
+
+test('folded similarity batch norm equals batch norm of the three maps, summed (outputs, gradients, running stats)', () =>
+  scope(() => {
+    manualSeed(3);
+    // an offset on q and k, so that the means matter and E[x^2] - E[x]^2 is tested for cancellation
+    const leaf = (shape: number[], offset = 0) => randn(shape).add(offset).requiresGrad_(true);
+    const q = leaf([B, G, c, L], 1.5);
+    const k = leaf([B, G, c, L], -0.7);
+    const qe = leaf([c, L, L]);
+    const ke = leaf([c, L, L]);
+    const bn = new nn.BatchNorm2d(3 * G);
+    noGrad(() => {
+      bn.weight.uniform_(0.5, 1.5);
+      bn.bias.uniform_(-1, 1);
+    });
+    const w = randn([B, G, L, L]);
+    const inputs = [q, k, qe, ke, bn.weight, bn.bias];
+    const grads = (loss: Tensor) => {
+      for (const t of inputs) t.grad?.zero_();
+      loss.backward();
+      return inputs.map((t) => t.grad!.clone());
+    };
+
+    bn.train();
+    const ref = reference(q.double(), k.double(), qe.double(), ke.double(), bn, true);
+    const gRef = grads(ref.logits.mul(w.double()).sum());
+    const logits = foldedSimilarityLogits(q, k, [qe, ke], bn);
+    const g = grads(logits.mul(w).sum());
+    close(logits, ref.logits, 1e-5, 'training logits');
+    ['q', 'k', 'r^q', 'r^k', 'gamma', 'beta'].forEach((name, i) =>
+      close(g[i]!, gRef[i]!, 1e-4, `gradient of ${name}`),
+    );
+    // running statistics as torch.nn.BatchNorm2d updates them: momentum 0.1, unbiased variance
+    const n = B * L * L;
+    close(bn.runningMean, ref.mean.mul(0.1), 1e-6, 'running mean');
+    close(bn.runningVar, ref.variance.mul((0.1 * n) / (n - 1)).add(0.9), 1e-6, 'running variance');
+    assert.equal(bn.numBatchesTracked.item(), 1);
+
+    bn.eval();
+    const evalRef = reference(q.double(), k.double(), qe.double(), ke.double(), bn, false).logits;
+    close(foldedSimilarityLogits(q, k, [qe, ke], bn), evalRef, 1e-5, 'eval logits');
+    assert.equal(bn.numBatchesTracked.item(), 1);
+  }));
