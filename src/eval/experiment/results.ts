@@ -29,6 +29,8 @@ export interface RunResult {
   labeled: number;
   /** labelled training cases available at 100% */
   available: number;
+  /** training cases in all (the rest of them train unlabelled) */
+  trainCases: number;
   seed: number;
   parameters: number;
   evaluation: EvaluationJson;
@@ -39,6 +41,7 @@ export interface TableRow {
   spec: RowSpec;
   labeled: number;
   available: number;
+  trainCases: number;
   runs: RunResult[];
 }
 
@@ -46,7 +49,14 @@ export function groupRows(specs: readonly RowSpec[], results: readonly RunResult
   const rows: TableRow[] = [];
   for (const spec of specs) {
     const runs = results.filter((r) => r.spec.method === spec.method && r.spec.fraction === spec.fraction);
-    if (runs.length) rows.push({ spec, labeled: runs[0]!.labeled, available: runs[0]!.available, runs });
+    if (runs.length)
+      rows.push({
+        spec,
+        labeled: runs[0]!.labeled,
+        available: runs[0]!.available,
+        trainCases: runs[0]!.trainCases,
+        runs,
+      });
   }
   return rows;
 }
@@ -126,7 +136,7 @@ export function markdownTable(rows: readonly TableRow[], reference: TableRow | u
       reference && r !== reference ? pairedWilcoxon(...pairedCartilageDice(reference, r)).pValue : NaN;
     const cells = [
       r.spec.row,
-      `${r.labeled} (${Math.round((100 * r.labeled) / r.available)}%)${SEMI_SUPERVISED.has(r.spec.method) && r.labeled < r.available ? ` + ${r.available - r.labeled} unlabelled` : ''}`,
+      `${r.labeled} (${Math.round((100 * r.labeled) / r.available)}%)${SEMI_SUPERVISED.has(r.spec.method) && r.labeled < r.trainCases ? ` + ${r.trainCases - r.labeled} unlabelled` : ''}`,
       ...present.map(([, s]) => pct(rowStat(r, s, 'dice'))),
       ...present.map(([, s]) => mm(rowStat(r, s, 'hd95_mm'))),
       `${(r.runs[0]!.parameters / 1e6).toFixed(2)} M`,

@@ -55,6 +55,8 @@ interface PlannedRun {
   spec: RowSpec;
   labeled: number;
   available: number;
+  /** training cases in all, labelled or not */
+  trainCases: number;
   seed: number;
   key: string;
   dir: string;
@@ -106,7 +108,15 @@ function plan(o: ExperimentOptions): PlannedRun[] {
     for (const spec of specs) {
       const labeled = labelledCount(spec.fraction, available);
       const key = runKey(spec.method, labeled, seed);
-      runs.push({ spec, labeled, available, seed, key, dir: join(o.out, 'runs', key) });
+      runs.push({
+        spec,
+        labeled,
+        available,
+        trainCases: split.train.length,
+        seed,
+        key,
+        dir: join(o.out, 'runs', key),
+      });
     }
   }
   return runs;
@@ -177,6 +187,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       spec: r.spec,
       labeled: r.labeled,
       available: r.available,
+      trainCases: r.trainCases,
       seed: r.seed,
       parameters: summary.predictor_parameters,
       evaluation,

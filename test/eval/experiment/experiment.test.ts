@@ -1,0 +1,74 @@
+import { before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { runExperiment, type ExperimentOptions } from '../../../src/eval/experiment/run.ts';
+import { tempDir, tinyCohort } from '../../train/helpers.ts';
+
+const root = tempDir('experiment');
+let data = '';
+before(async () => {
+  data = await tinyCohort(root);
+});
+
+const TINY = {
+  data: { size: [32, 32] },
+  model: { unet: { baseChannels: 4, depth: 2 } },
+  schedule: { iterationsPerEpoch: 3, validationSlices: 4 },
+  logEvery: 3,
+  checkpointEvery: 3,
+  threads: 1,
+};
+
+test('an experiment of two tiny runs writes RESULTS.md, the plots and the HTML page, then reuses its runs', async () => {
+  const out = join(root, 'exp');
+  const started: string[] = [];
+  const o: ExperimentOptions = {
+    kind: 'compare',
+    data,
+    out,
+    backbone: 'unet',
+    maxIterations: 6,
+    baseConfig: TINY,
+    rows: [
+      { row: 'Supervised', method: 'supervised', fraction: 1 },
+      { row: 'SSHCPS', method: 'sshcps', fraction: 0.5 },
+    ],
+    listener: (e) => {
+      if (e.type === 'start') started.push(String(e.totalIterations));
+    },
+  };
+  const first = await runExperiment(o);
+  assert.equal(started.length, 2, 'both runs trained');
+  assert.equal(first.runs.length, 2);
+  const md = readFileSync(join(out, 'RESULTS.md'), 'utf8');
+  assert.match(md, /\| Supervised \| 2 \(100%\)/);
+  assert.match(md, /\| SSHCPS \| 1 \(50%\) \+ 3 unlabelled/);
+  assert.match(md, /Dice TC \(%\)/);
+  assert.match(md, /\| ref\. \|/);
+  const results = JSON.parse(readFileSync(join(out, 'RESULTS.json'), 'utf8')) as { method: string }[];
+  assert.deepEqual(results.map((r) => r.method).sort(), ['sshcps', 'supervised']);
+  for (const f of ['dice-boxplot.png', 'surface-rendering.png', 'slice-montage.png']) {
+    const png = readFileSync(join(out, 'figures', f));
+    assert.deepEqual([...png.subarray(1, 4)], [0x50, 0x4e, 0x47], `${f} is a PNG`);
+  }
+  const html = readFileSync(first.htmlPath, 'utf8');
+  assert.match(html, /<table>/);
+  assert.equal((html.match(/<img src="data:image\/png;base64,/g) ?? []).length, 3);
+
+  const files = first.runs.map((r) => join(out, 'runs', `${r.spec.method}-l${r.labeled}-s0`));
+  const stamps = files.flatMap((d) =>
+    ['summary.json', 'evaluation.json', 'model.safetensors'].map((f) => statSync(join(d, f)).mtimeMs),
+  );
+  started.length = 0;
+  const second = await runExperiment(o);
+  assert.equal(started.length, 0, 'no run trained again');
+  assert.deepEqual(
+    files.flatMap((d) =>
+      ['summary.json', 'evaluation.json', 'model.safetensors'].map((f) => statSync(join(d, f)).mtimeMs),
+    ),
+    stamps,
+  );
+  assert.equal(second.resultsMarkdown, first.resultsMarkdown);
+  assert.ok(existsSync(join(out, 'report.html')));
+});
