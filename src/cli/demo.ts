@@ -21,8 +21,13 @@ interface Flags {
 export const DEMO_CONFIG = {
   data: { size: [128, 128] },
   model: { unet: { baseChannels: 16, depth: 4 } },
-  // validate every 100 iterations so that a short run's model selection sees enough of it
-  schedule: { validationSlices: 48, iterationsPerEpoch: 100 },
+  // validate every 100 iterations so that a short run's model selection sees enough of it, and give
+  // the unconditional stage the second half of the budget (the plateau switch would not come in minutes)
+  schedule: {
+    validationSlices: 48,
+    iterationsPerEpoch: 100,
+    stageSwitch: { mode: 'fraction', fraction: 0.5, epoch: 250, patience: 60 },
+  },
   checkpointEvery: 50,
   logEvery: 20,
 };
