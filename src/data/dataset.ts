@@ -13,18 +13,12 @@ import { readDatasetJson, type DatasetJson } from './dataset-json.ts';
 import { readVolume } from './io/index.ts';
 import { sameGeometry, type Geometry, type Volume } from './volume.ts';
 
+import { KNEE_LABELS } from './labels.ts';
+
 export { readDatasetJson, writeDatasetJson, DatasetJsonSchema, type DatasetJson } from './dataset-json.ts';
 
 /** Default label values on disk (METHOD.md section 2): one integer per leaf of the label tree. */
-export const DEFAULT_LABELS: Readonly<Record<string, number>> = {
-  background: 0,
-  femur: 1,
-  femoral_cartilage: 2,
-  tibia: 3,
-  tibial_cartilage: 4,
-  patella: 5,
-  patellar_cartilage: 6,
-};
+export const DEFAULT_LABELS: Readonly<Record<string, number>> = KNEE_LABELS;
 
 /** Structure names kneeseg knows by default (the leaves of the default label tree). */
 export const DEFAULT_STRUCTURES: readonly string[] = Object.keys(DEFAULT_LABELS).filter(

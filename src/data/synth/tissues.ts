@@ -4,6 +4,8 @@
  * fluid brightest, cartilage intermediate-bright, muscle intermediate, fat and fatty marrow dark
  * (suppressed), cortex, menisci, tendons and ligaments near black.
  */
+import { KNEE_LABELS } from '../labels.ts';
+
 export const Tissue = {
   air: 0,
   skin: 1,
@@ -33,15 +35,7 @@ export type TissueName = keyof typeof Tissue;
 export const TISSUE_COUNT = 23;
 
 /** Label values written to labelsTr (nnU-Net dataset.json `labels`). */
-export const SYNTH_LABELS = {
-  background: 0,
-  femur: 1,
-  femoral_cartilage: 2,
-  tibia: 3,
-  tibial_cartilage: 4,
-  patella: 5,
-  patellar_cartilage: 6,
-} as const;
+export const SYNTH_LABELS = KNEE_LABELS;
 
 /** Label of each tissue (index = tissue code). The fibula is bone but not a labelled structure. */
 export const TISSUE_LABEL: Uint8Array = (() => {
