@@ -18,6 +18,14 @@ import { ConfigError } from '../errors.ts';
 import { geometryOf, type Geometry, type Volume, type VoxelArray } from './volume.ts';
 
 export type Axis = 0 | 1 | 2;
+
+/** A slicing axis as configurations name it: `auto` = the sagittal axis from the direction matrix. */
+export const AXIS_BY_NAME: Readonly<Record<'auto' | 'x' | 'y' | 'z', Axis | undefined>> = {
+  auto: undefined,
+  x: 0,
+  y: 1,
+  z: 2,
+};
 export type Scaling = 'minmax255' | 'zscore';
 
 export interface PreprocessOptions {

@@ -85,6 +85,13 @@ function dimList(d: Dims): readonly number[] {
   return typeof d === 'number' ? [d] : d;
 }
 
+/** An ATen binary op in its `.Tensor` or `.Scalar` overload, by the type of `other`. */
+function binary(op: string, self: Tensor, other: Tensor | Scalar): Tensor {
+  return other instanceof Tensor
+    ? call(`aten::${op}.Tensor`, self, other)
+    : call(`aten::${op}.Scalar`, self, other);
+}
+
 export class Tensor implements Disposable {
   _scope: Scope | null = null;
   #handle: Handle | null;
@@ -314,34 +321,22 @@ export class Tensor implements Disposable {
 
   // ---- comparisons and masks -------------------------------------------------------------------
   eq(other: Tensor | Scalar): Tensor {
-    return other instanceof Tensor
-      ? call('aten::eq.Tensor', this, other)
-      : call('aten::eq.Scalar', this, other);
+    return binary('eq', this, other);
   }
   ne(other: Tensor | Scalar): Tensor {
-    return other instanceof Tensor
-      ? call('aten::ne.Tensor', this, other)
-      : call('aten::ne.Scalar', this, other);
+    return binary('ne', this, other);
   }
   lt(other: Tensor | Scalar): Tensor {
-    return other instanceof Tensor
-      ? call('aten::lt.Tensor', this, other)
-      : call('aten::lt.Scalar', this, other);
+    return binary('lt', this, other);
   }
   le(other: Tensor | Scalar): Tensor {
-    return other instanceof Tensor
-      ? call('aten::le.Tensor', this, other)
-      : call('aten::le.Scalar', this, other);
+    return binary('le', this, other);
   }
   gt(other: Tensor | Scalar): Tensor {
-    return other instanceof Tensor
-      ? call('aten::gt.Tensor', this, other)
-      : call('aten::gt.Scalar', this, other);
+    return binary('gt', this, other);
   }
   ge(other: Tensor | Scalar): Tensor {
-    return other instanceof Tensor
-      ? call('aten::ge.Tensor', this, other)
-      : call('aten::ge.Scalar', this, other);
+    return binary('ge', this, other);
   }
   logicalAnd(other: Tensor): Tensor {
     return call('aten::logical_and', this, other);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { loadSafetensors, tensor, type Tensor } from '../engine/index.ts';
 import { DEFAULT_LABELS } from '../data/dataset.ts';
-import type { Axis, PreprocessOptions } from '../data/preprocess.ts';
+import { AXIS_BY_NAME, type PreprocessOptions } from '../data/preprocess.ts';
 import { InputError } from '../errors.ts';
 import { decodeFlat, decodeTree, nodeMarginals, parseLabelTree, type LabelTree } from '../hierarchy/index.ts';
 import { buildModel, parseModelConfig, type ModelConfig, type SegmentationNet } from '../models/registry.ts';
@@ -43,8 +43,6 @@ export interface LoadedModel {
    */
   probabilities(logits: Tensor): Tensor;
 }
-
-const AXES: Record<'auto' | 'x' | 'y' | 'z', Axis | undefined> = { auto: undefined, x: 0, y: 1, z: 2 };
 
 const FIX = 'give a model file written by `kneeseg train` (RUN/model.safetensors) or its run folder';
 
@@ -135,7 +133,7 @@ export function loadModel(path: string): LoadedModel {
       tree,
       decoding,
       preprocessing: {
-        axis: AXES[data.axis],
+        axis: AXIS_BY_NAME[data.axis],
         size: data.size,
         scaling: data.intensity,
         neighbours: data.neighbours,

@@ -8,7 +8,13 @@
  */
 import { DEFAULT_LABELS, loadCase, openDataset, type CaseFiles, type Dataset } from '../data/dataset.ts';
 import { makeSplit, type Split } from '../data/splits.ts';
-import { prepareCase, stackChannels, labelSlice, type Axis, type PreparedCase } from '../data/preprocess.ts';
+import {
+  AXIS_BY_NAME,
+  prepareCase,
+  stackChannels,
+  labelSlice,
+  type PreparedCase,
+} from '../data/preprocess.ts';
 import { hashSeed } from '../data/random.ts';
 import { SemiSupervisedSampler } from '../data/sampler.ts';
 import { InputError } from '../errors.ts';
@@ -28,8 +34,6 @@ export interface OpenedTrainingData extends TrainingData {
   /** tree leaf label value -> structure name */
   readonly structureNames: ReadonlyMap<number, string>;
 }
-
-const AXES: Record<string, Axis | undefined> = { auto: undefined, x: 0, y: 1, z: 2 };
 
 /** Dataset label value -> tree leaf label value, by structure name (DEFAULT_LABELS names the leaves). */
 export function labelLookup(ds: Dataset, tree: LabelTree): Uint8Array {
@@ -71,7 +75,7 @@ export async function openTrainingData(config: TrainConfig, tree: LabelTree): Pr
   const byId = new Map<string, CaseFiles>(ds.training.map((c) => [c.id, c]));
   const lut = labelLookup(ds, tree);
   const opts = {
-    axis: AXES[config.data.axis],
+    axis: AXIS_BY_NAME[config.data.axis],
     size: config.data.size,
     scaling: config.data.intensity,
     neighbours: config.data.neighbours,
