@@ -1,15 +1,18 @@
 /**
  * Training throughput: iterations per second and the share of each iteration spent waiting for the
- * next batch (the batch is built in a worker thread while the previous step runs, so the wait should
- * be a few per cent at most), for SSHCPS on the U-Net and MedT backbones at the paper's 288 x 240
- * input, batch 2 labelled + 2 unlabelled, default networks, all cores.
+ * next batch (the batch, and SSHCPS's signed distance targets, are built in a worker thread while the
+ * previous step runs, so the wait should be a few per cent at most), for SSHCPS and, as the baseline
+ * of its cost, the supervised method, on the U-Net and MedT backbones at the paper's 288 x 240 input,
+ * batch 2 labelled + 2 unlabelled for both, default networks, all cores. Reports the SSHCPS /
+ * supervised step-time ratio per backbone.
  *
- *   node --import tsx bench/train/train.bench.ts [--iterations N] [--medt-iterations N]
+ *   node --import tsx bench/train/train.bench.ts [--iterations N] [--medt-iterations N] [--backbones unet,medt]
  *
  * The synthetic cohort is generated once into the system's temporary folder and reused. Figures come
  * from RUN/log.jsonl (seconds_per_step, data_wait_seconds, logged every iteration); the first
  * iteration (worker start, first-touch allocations) is reported apart. Prints a table and writes
- * bench/train/results.json with the process's peak memory. bench/ measures; it never asserts.
+ * bench/train/results.json with the process's peak memory; rows of backbones not run this time are kept
+ * from the previous file (each row carries its date). bench/ measures; it never asserts.
  *
  * Memory: one MedT step at 288 x 240, batch 4, needs about 11 GB resident here (the U-Net 1.4 GB),
  * so run the MedT part only when nothing else large is running on a 24 GB machine.
@@ -26,8 +29,16 @@ const { values: args } = parseArgs({
   options: {
     iterations: { type: 'string', default: '12' },
     'medt-iterations': { type: 'string', default: '5' },
+    /** comma-separated: which backbones to run (MedT needs ~11 GB) */
+    backbones: { type: 'string', default: 'unet,medt' },
   },
 });
+const METHODS = ['sshcps', 'supervised'] as const;
+type BenchMethod = (typeof METHODS)[number];
+type Backbone = 'unet' | 'medt';
+const BACKBONES = args.backbones.split(',').map((b) => b.trim()) as Backbone[];
+for (const b of BACKBONES)
+  if (b !== 'unet' && b !== 'medt') throw new Error(`--backbones: unknown backbone "${b}" (unet, medt)`);
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
 const SIZE: [number, number] = [288, 240];
 
@@ -49,15 +60,15 @@ async function cohort(): Promise<string> {
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 
-async function bench(data: string, backbone: 'unet' | 'medt', iterations: number) {
-  const out = mkdtempSync(join(tmpdir(), `kneeseg-bench-train-${backbone}-`));
+async function bench(data: string, backbone: Backbone, method: BenchMethod, iterations: number) {
+  const out = mkdtempSync(join(tmpdir(), `kneeseg-bench-train-${backbone}-${method}-`));
   const load = loadavg()[0]!;
   try {
     const { summary } = await runTraining(
       {
         data: { dir: data, size: SIZE },
         model: { backbone },
-        method: { name: 'sshcps' },
+        method: { name: method },
         schedule: { maxIterations: iterations, iterationsPerEpoch: 1000, validationSlices: 4 },
         logEvery: 1,
         checkpointEvery: 1000,
@@ -73,8 +84,9 @@ async function bench(data: string, backbone: 'unet' | 'medt', iterations: number
     const step = mean(rest.map((e) => e.seconds_per_step));
     const wait = mean(rest.map((e) => e.data_wait_seconds));
     return {
+      date: new Date().toISOString(),
       backbone,
-      method: 'sshcps',
+      method,
       input: `3x${SIZE[0]}x${SIZE[1]}`,
       batch: '2 labelled + 2 unlabelled',
       parameters: summary.parameters,
@@ -98,29 +110,45 @@ async function bench(data: string, backbone: 'unet' | 'medt', iterations: number
   }
 }
 
+type Row = Awaited<ReturnType<typeof bench>> & { step_ratio_vs_supervised?: number };
+
 const data = await cohort();
-const rows = [
-  await bench(data, 'unet', Number(args.iterations)),
-  await bench(data, 'medt', Number(args['medt-iterations'])),
-];
+const rows: Row[] = [];
+for (const backbone of BACKBONES)
+  for (const method of METHODS) {
+    const iterations = Number(backbone === 'medt' ? args['medt-iterations'] : args.iterations);
+    rows.push(await bench(data, backbone, method, iterations));
+  }
+/** SSHCPS / supervised seconds per step on the same backbone */
+const ratios: Partial<Record<Backbone, number>> = {};
+for (const backbone of BACKBONES) {
+  const sshcps = rows.find((r) => r.backbone === backbone && r.method === 'sshcps')!;
+  const supervised = rows.find((r) => r.backbone === backbone && r.method === 'supervised')!;
+  ratios[backbone] = sshcps.step_ratio_vs_supervised = sshcps.seconds_per_step / supervised.seconds_per_step;
+}
 
 const pct = (x: number) => `${(100 * x).toFixed(4)} %`;
 console.log(
-  `\ntraining throughput, sshcps, ${SIZE.join('x')}, batch 2+2, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), KNEESEG_THREADS=${process.env.KNEESEG_THREADS ?? 'all'}`,
+  `\ntraining throughput, ${SIZE.join('x')}, batch 2+2, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), KNEESEG_THREADS=${process.env.KNEESEG_THREADS ?? 'all'}`,
 );
 console.log(
-  'backbone | params    | it/s   | s/step | wait ms | wait share | max wait ms | 1st it. wait s | load 1 min',
+  'backbone | method     | params    | it/s   | s/step | step ratio | wait ms | wait share | max wait ms | 1st it. wait s | load 1 min',
 );
 console.log(
-  '---------|-----------|--------|--------|---------|------------|-------------|----------------|-----------',
+  '---------|------------|-----------|--------|--------|------------|---------|------------|-------------|----------------|-----------',
 );
 for (const r of rows)
   console.log(
     [
       r.backbone.padEnd(8),
+      r.method.padEnd(10),
       r.parameters.toLocaleString('en').padStart(9),
       r.iterations_per_second.toFixed(3).padStart(6),
       r.seconds_per_step.toFixed(3).padStart(6),
+      (r.step_ratio_vs_supervised === undefined
+        ? '1 (base)'
+        : r.step_ratio_vs_supervised.toFixed(2)
+      ).padStart(10),
       (1000 * r.data_wait_seconds).toFixed(3).padStart(7),
       pct(r.data_wait_share).padStart(10),
       (1000 * r.max_data_wait_seconds).toFixed(3).padStart(11),
@@ -129,8 +157,33 @@ for (const r of rows)
       `peak RSS ${r.peak_rss_gb.toFixed(1)} GB`,
     ].join(' | '),
   );
+for (const [b, x] of Object.entries(ratios))
+  console.log(`${b}: one SSHCPS step takes ${x.toFixed(2)} x a supervised step`);
+// keep the rows (and ratios) of backbones not run this time, dated as they were
+const previous = existsSync(RESULTS)
+  ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as {
+      date?: string;
+      rows?: (Record<string, unknown> & { backbone: string })[];
+      step_ratio_vs_supervised?: Record<string, number>;
+    })
+  : {};
+const kept = (previous.rows ?? [])
+  .filter((r) => !BACKBONES.includes(r.backbone as Backbone))
+  .map((r) => ({ date: previous.date, ...r }));
+const keptRatios = Object.fromEntries(
+  Object.entries(previous.step_ratio_vs_supervised ?? {}).filter(([b]) => !BACKBONES.includes(b as Backbone)),
+);
 writeFileSync(
   RESULTS,
-  `${JSON.stringify({ date: new Date().toISOString(), cores: availableParallelism(), rows }, null, 2)}\n`,
+  `${JSON.stringify(
+    {
+      date: new Date().toISOString(),
+      cores: availableParallelism(),
+      step_ratio_vs_supervised: { ...keptRatios, ...ratios },
+      rows: [...rows, ...kept],
+    },
+    null,
+    2,
+  )}\n`,
 );
 console.log(`\nwrote ${RESULTS}`);

@@ -7,3 +7,4 @@ export * from './cp-loss.ts';
 export * from './up-loss.ts';
 export * from './marginals.ts';
 export * from './decode.ts';
+export * from './state-dice.ts';

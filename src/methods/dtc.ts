@@ -13,6 +13,7 @@ import { noGrad, type Tensor } from '../engine/index.ts';
 import { decodeFlat } from '../hierarchy/decode.ts';
 import { consistencyLoss, levelSetLoss } from '../levelset/losses.ts';
 import { sdfFromMasks } from '../levelset/sdf-targets.ts';
+import { flatLevelSetTargets } from '../levelset/target-spec.ts';
 import type { Batch, LossTerms, Method, MethodContext, StepContext } from './method.ts';
 import { ceAndDice, flatClassCount, flatClasses, oneHotClasses, rampedWeight, splitBatch } from './common.ts';
 
@@ -38,6 +39,8 @@ export function createDtc(ctx: MethodContext, options: DtcOptions = {}): Method 
   return {
     name: 'dtc',
     twoStage: false,
+    // one SDF per flat class, background included, computed with the batch (batch worker)
+    levelSetTargets: flatLevelSetTargets(tree),
     modules: { model },
     predictor: model,
     decoding: 'softmax',
@@ -48,7 +51,7 @@ export function createDtc(ctx: MethodContext, options: DtcOptions = {}): Method 
       const L = batch.numLabeled;
       const cls = flatClasses(batch.label, tree);
       const { ce, dice } = ceAndDice(splitBatch(out.logits, L).labelled, cls);
-      const sdf = noGrad(() => sdfFromMasks(oneHotClasses(cls, C), batch.spacing));
+      const sdf = batch.sdf ?? noGrad(() => sdfFromMasks(oneHotClasses(cls, C), batch.spacing));
       const ls = levelSetLoss(splitBatch(out.levelSet, L).labelled, sdf);
       const consistency = consistencyLoss(out.logits.softmax(1), out.levelSet, o.transformK);
       const w = rampedWeight(o.consistency, c.iteration, o.consistencyRampup);

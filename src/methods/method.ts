@@ -6,6 +6,8 @@
 import type { Module, Tensor } from '../engine/index.ts';
 import type { SegmentationModel } from '../models/model.ts';
 import type { LabelTree } from '../hierarchy/tree.ts';
+import type { LevelSetTargetSpec } from '../levelset/target-spec.ts';
+import type { TreeOptions } from './tree-options.ts';
 
 /** A batch of 2D slices: the first `numLabeled` are labelled, the rest unlabelled. */
 export interface Batch {
@@ -16,6 +18,11 @@ export interface Batch {
   numLabeled: number;
   /** in-plane pixel spacing (mm) [row, col], for signed distance maps */
   spacing: readonly [number, number];
+  /**
+   * [L, K, H, W] float32 level-set targets of the labelled slices, computed while the batch was built
+   * when the method declares `levelSetTargets` (absent otherwise: the method computes them itself)
+   */
+  sdf?: Tensor;
 }
 
 export interface StepContext {
@@ -31,6 +38,8 @@ export type LossTerms = Record<string, Tensor> & { total: Tensor };
 
 export interface MethodContext {
   tree: LabelTree;
+  /** the `tree` section of the configuration (default: TreeOptionsSchema's defaults) */
+  treeOptions?: TreeOptions;
   /** builds a fresh network with the configured backbone and heads */
   buildModel(opts: { outChannels: number; levelSet: boolean }): SegmentationModel;
 }
@@ -48,6 +57,11 @@ export interface Method {
   readonly frozen?: Record<string, Module>;
   /** the network used for validation and inference */
   readonly predictor: SegmentationModel;
+  /**
+   * the signed distance targets the method's level-set head regresses; the data side then computes
+   * them with each batch (`Batch.sdf`), off the training thread
+   */
+  readonly levelSetTargets?: LevelSetTargetSpec;
   /** how the predictor's logits decode to leaf labels */
   readonly decoding: 'tree' | 'softmax';
   /** the predictor's logits [N, C, H, W] -> leaf label map [N, H, W] int64 (0 background) */

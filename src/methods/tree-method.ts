@@ -6,10 +6,12 @@
  *   stage 2 (unconditional):  cp + up                         = L_CTU (Eq. 16)
  *   level set (labelled):     + w_LS(t) * ls                  (beta(t) of Eq. 18, or DTC's 0.3)
  *   consistency (all pixels): + w_C(t) * consistency          (alpha of Eq. 17, or DTC's ramp)
+ *   Dice (labelled, both stages): + tree.diceWeight * dice    (not in the paper: tree-options.ts)
  */
 import { noGrad, type Tensor } from '../engine/index.ts';
 import { conditionalBceLoss } from '../hierarchy/conditional-loss.ts';
 import { cpLoss } from '../hierarchy/cp-loss.ts';
+import { stateDiceLoss } from '../hierarchy/state-dice.ts';
 import { decodeTree } from '../hierarchy/decode.ts';
 import { unconditionalProbability } from '../hierarchy/marginals.ts';
 import { labelsToObservations, nodeTargets } from '../hierarchy/targets.ts';
@@ -17,8 +19,10 @@ import { upLoss } from '../hierarchy/up-loss.ts';
 import { consistencyLoss, levelSetLoss } from '../levelset/losses.ts';
 import { levelSetWeights, type LevelSetSchedule } from '../levelset/schedule.ts';
 import { sdfFromMasks } from '../levelset/sdf-targets.ts';
+import { treeLevelSetTargets } from '../levelset/target-spec.ts';
 import type { Batch, LossTerms, Method, MethodContext, StepContext } from './method.ts';
-import { splitBatch } from './common.ts';
+import { splitBatch, weightedTotal } from './common.ts';
+import { TreeOptionsSchema } from './tree-options.ts';
 
 export interface TreeMethodSwitches {
   name: string;
@@ -37,19 +41,27 @@ export interface TreeMethodSwitches {
 
 export function createTreeMethod(ctx: MethodContext, s: TreeMethodSwitches): Method {
   const { tree } = ctx;
+  const opt = ctx.treeOptions ?? TreeOptionsSchema.parse({});
   const model = ctx.buildModel({ outChannels: tree.size, levelSet: s.levelSet });
 
   /** the pixel-wise terms of the labelled slices for the current stage */
   function pixelTerms(logits: Tensor, obs: Tensor, stage: 1 | 2): Record<string, Tensor> {
     const terms: Record<string, Tensor> = { cp: cpLoss(logits, obs, tree) };
     if (s.twoStage && stage === 2) terms.up = upLoss(logits, obs, tree, s.upForm);
-    else terms.cond = conditionalBceLoss(logits, obs, tree);
+    else terms.cond = conditionalBceLoss(logits, obs, tree, opt.condReduction);
+    if (opt.diceWeight > 0) terms.dice = stateDiceLoss(logits, obs, tree);
     return terms;
   }
+
+  /** L_CTU (or stage 1's cond + cp) plus the weighted Dice term */
+  const pixelTotal = (terms: Record<string, Tensor>): Tensor =>
+    weightedTotal(Object.entries(terms).map(([k, t]) => [t, k === 'dice' ? opt.diceWeight : 1]));
 
   return {
     name: s.name,
     twoStage: s.twoStage,
+    // the SDF targets come with the batch (computed in the batch worker), one channel per node
+    ...(s.levelSet ? { levelSetTargets: treeLevelSetTargets(tree, opt.sdfForm) } : {}),
     modules: { model },
     predictor: model,
     decoding: 'tree',
@@ -61,12 +73,12 @@ export function createTreeMethod(ctx: MethodContext, s: TreeMethodSwitches): Met
       const obs = labelsToObservations(batch.label, tree);
       const logitsL = splitBatch(out.logits, L).labelled;
       const terms = pixelTerms(logitsL, obs, c.stage);
-      let total = Object.values(terms).reduce((a, b) => a.add(b));
+      let total = pixelTotal(terms);
       if (s.levelSet) {
         if (!out.levelSet) throw new Error(`${s.name}: the model has no level-set head`);
         const w = levelSetWeights(s.schedule, c.iteration, c.maxIterations);
         const { target, known } = noGrad(() => nodeTargets(obs, tree));
-        const sdf = noGrad(() => sdfFromMasks(target, batch.spacing));
+        const sdf = batch.sdf ?? noGrad(() => sdfFromMasks(target, batch.spacing, opt.sdfForm));
         terms.ls = levelSetLoss(splitBatch(out.levelSet, L).labelled, sdf, known);
         total = total.add(terms.ls.mul(w.levelSet));
         if (s.consistency) {
@@ -85,7 +97,7 @@ export function createTreeMethod(ctx: MethodContext, s: TreeMethodSwitches): Met
       return noGrad(() => {
         const logits = splitBatch(model.forward(batch.image).logits, batch.numLabeled).labelled;
         const terms = pixelTerms(logits, labelsToObservations(batch.label, tree), c.stage);
-        return Object.values(terms).reduce((a, b) => a.add(b));
+        return pixelTotal(terms);
       });
     },
   };

@@ -8,7 +8,14 @@ import type { Worker } from 'node:worker_threads';
 import type { PreparedCase } from '../data/preprocess.ts';
 import { startTsWorker } from '../data/ts-worker.ts';
 import type { TrainConfig } from './config.ts';
-import { buildBatch, type BatchItem, type SharedCase } from './batch-builder.ts';
+import { buildBatch, type BatchItem, type LevelSetRequest, type SharedCase } from './batch-builder.ts';
+
+/** A built batch: images, labels of the labelled slices and, when asked for, their level-set targets. */
+export interface BuiltBatch {
+  image: Float32Array;
+  label: Uint8Array;
+  sdf?: Float32Array;
+}
 
 function share(p: PreparedCase): SharedCase {
   const planes = new Float32Array(new SharedArrayBuffer(p.planes.byteLength));
@@ -25,10 +32,8 @@ export class BatchAugmenter {
   readonly #cases: SharedCase[];
   #worker: Worker | null = null;
   #nextId = 0;
-  readonly #waiting = new Map<
-    number,
-    { resolve: (v: { image: Float32Array; label: Uint8Array }) => void; reject: (e: Error) => void }
-  >();
+  readonly #waiting = new Map<number, { resolve: (v: BuiltBatch) => void; reject: (e: Error) => void }>();
+  #levelSet: LevelSetRequest | null = null;
 
   constructor(
     readonly config: TrainConfig['augment'],
@@ -41,13 +46,16 @@ export class BatchAugmenter {
     const w = startTsWorker(new URL('./augment-worker.ts', import.meta.url), {
       workerData: { cases: this.#cases, config: this.config },
     });
-    w.on('message', (m: { id: number; image?: Float32Array; label?: Uint8Array; error?: string }) => {
-      const p = this.#waiting.get(m.id);
-      if (!p) return;
-      this.#waiting.delete(m.id);
-      if (m.error) p.reject(new Error(`augmentation worker: ${m.error}`));
-      else p.resolve({ image: m.image!, label: m.label! });
-    });
+    w.on(
+      'message',
+      (m: { id: number; image?: Float32Array; label?: Uint8Array; sdf?: Float32Array; error?: string }) => {
+        const p = this.#waiting.get(m.id);
+        if (!p) return;
+        this.#waiting.delete(m.id);
+        if (m.error) p.reject(new Error(`augmentation worker: ${m.error}`));
+        else p.resolve({ image: m.image!, label: m.label!, sdf: m.sdf });
+      },
+    );
     w.on('error', (e) => {
       for (const p of this.#waiting.values()) p.reject(e);
       this.#waiting.clear();
@@ -56,13 +64,19 @@ export class BatchAugmenter {
     return w;
   }
 
-  batch(items: BatchItem[], seed: number): Promise<{ image: Float32Array; label: Uint8Array }> {
-    if (!this.config.enabled) return Promise.resolve(buildBatch(this.#cases, items, seed, null));
+  /** level-set targets to compute with every later batch (null: none) */
+  setLevelSetTargets(request: LevelSetRequest | null): void {
+    this.#levelSet = request;
+  }
+
+  batch(items: BatchItem[], seed: number): Promise<BuiltBatch> {
+    if (!this.config.enabled)
+      return Promise.resolve(buildBatch(this.#cases, items, seed, null, this.#levelSet));
     this.#worker ??= this.#start();
     const id = this.#nextId++;
     return new Promise((resolve, reject) => {
       this.#waiting.set(id, { resolve, reject });
-      this.#worker!.postMessage({ id, items, seed });
+      this.#worker!.postMessage({ id, items, seed, levelSet: this.#levelSet });
     });
   }
 

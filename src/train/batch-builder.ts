@@ -1,10 +1,12 @@
 /**
  * Assembles one training batch from cached slices: the 2.5D channel stack [C, H, W] of each drawn
- * slice and, for the labelled ones, its label slice; augmented when a configuration is given.
+ * slice and, for the labelled ones, its label slice; augmented when a configuration is given; and,
+ * when level-set targets are asked for, their signed distance maps computed from the augmented labels.
  * Pure function of its inputs (the seed fixes every random choice), runnable in a worker.
  */
 import { augmentSample } from '../data/augment.ts';
 import { hashSeed } from '../data/random.ts';
+import { levelSetTargets, type LevelSetTargetSpec } from '../levelset/target-spec.ts';
 import type { TrainConfig } from './config.ts';
 
 /** A prepared case's slices in (shared) memory. */
@@ -24,12 +26,20 @@ export interface BatchItem {
   labelled: boolean;
 }
 
+/** The level-set targets to compute with a batch: what (the method's spec) and the pixel spacing. */
+export interface LevelSetRequest {
+  spec: LevelSetTargetSpec;
+  /** [row, col] in mm */
+  spacing: readonly [number, number];
+}
+
 export function buildBatch(
   cases: readonly SharedCase[],
   items: readonly BatchItem[],
   seed: number,
   augment: TrainConfig['augment'] | null,
-): { image: Float32Array; label: Uint8Array } {
+  levelSet: LevelSetRequest | null = null,
+): { image: Float32Array; label: Uint8Array; sdf?: Float32Array } {
   const first = cases[items[0]!.caseIndex]!;
   const [H, W] = first.size;
   const plane = H * W;
@@ -53,5 +63,7 @@ export function buildBatch(
     if (augment?.enabled)
       augmentSample(img, lab, { channels: C, height: H, width: W }, augment, hashSeed(seed, k));
   });
-  return { image, label };
+  if (!levelSet) return { image, label };
+  const sdf = levelSetTargets(label, [li, H, W], levelSet.spec, levelSet.spacing);
+  return { image, label, sdf };
 }

@@ -3,6 +3,8 @@
  * already preprocessed and augmented), labelled validation slices, and a sampler state that a
  * checkpoint can hold so a resumed run draws the same batches.
  */
+import type { LevelSetTargetSpec } from '../levelset/target-spec.ts';
+
 export interface SliceBatch {
   /** [n, channels, height, width] float32 */
   image: Float32Array;
@@ -15,6 +17,8 @@ export interface SliceBatch {
   width: number;
   /** in-plane pixel spacing (mm) [row, col] */
   spacing: readonly [number, number];
+  /** [numLabeled, K, height, width] level-set targets, when a spec was set (`setLevelSetTargets`) */
+  sdf?: Float32Array;
 }
 
 export interface TrainingData {
@@ -23,6 +27,11 @@ export interface TrainingData {
   readonly channels: number;
   /** the training batch at a given iteration of the run; deterministic in (seed, iteration) */
   batch(iteration: number): Promise<SliceBatch>;
+  /**
+   * the level-set targets to compute with every training batch (`SliceBatch.sdf`), or null for none;
+   * set before the first batch (the trainer passes `Method.levelSetTargets`)
+   */
+  setLevelSetTargets?(spec: LevelSetTargetSpec | null): void;
   /** labelled validation slices in batches of at most `size` */
   validation(size: number): Iterable<SliceBatch>;
   close(): Promise<void>;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import { readFileSync } from 'node:fs';
 import { ConfigError, InputError } from '../errors.ts';
 import { ModelConfigSchema } from '../models/registry.ts';
+import { TreeOptionsSchema } from '../methods/tree-options.ts';
 
 const positive = z.number().positive();
 const nonNegInt = z.number().int().min(0);
@@ -46,6 +47,19 @@ export const OptimConfigSchema = z.strictObject({
   lrStage2: positive.default(1e-4),
   betas: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1)]).default([0.9, 0.99]),
   weightDecay: z.number().min(0).default(1e-5),
+  /**
+   * The paper's schedule for its semi-supervised branch (section 3.2: "initial lr 0.01, x0.1 every 200
+   * iterations"), read as the level-set head's own parameter group: lr * gamma^floor(iteration /
+   * every). null: the head follows the stage learning rate like every other parameter.
+   */
+  levelSetHead: z
+    .strictObject({
+      lr: positive.default(0.01),
+      every: z.number().int().positive().default(200),
+      gamma: z.number().gt(0).max(1).default(0.1),
+    })
+    .nullable()
+    .default(null),
 });
 
 export const ScheduleConfigSchema = z.strictObject({
@@ -65,8 +79,16 @@ export const ScheduleConfigSchema = z.strictObject({
   /** at most this many validation slices (evenly spaced; null: all) */
   validationSlices: z.number().int().positive().nullable().default(null),
   /**
+   * Which validated weights become model.safetensors. 'dice': the highest mean validation Dice over
+   * the leaf structures, one criterion for both stages of a two-stage method. 'ema-vl' (paper): the
+   * lowest EMA of the validation loss; the loss changes form at the stage switch (cond + cp, then
+   * cp + up), so the comparison restarts there and the model comes from the last stage reached.
+   */
+  selection: z.enum(['dice', 'ema-vl']).default('dice'),
+  /**
    * When two-stage methods move from the conditional to the unconditional stage: on a plateau of EMA-VL
-   * (stage 1 would early-stop), at a fixed epoch, or at a fraction of the iteration budget.
+   * (stage 1 would early-stop), at a fixed epoch, or at a fraction of the iteration budget; in every
+   * mode not before each leaf structure's validation Dice has reached `minDice` (0: no such guard).
    */
   stageSwitch: z
     .strictObject({
@@ -74,13 +96,28 @@ export const ScheduleConfigSchema = z.strictObject({
       epoch: z.number().int().positive().default(250),
       fraction: z.number().gt(0).lt(1).default(0.5),
       patience: z.number().int().positive().default(60),
+      minDice: z.number().min(0).max(1).default(0.5),
     })
-    .default({ mode: 'plateau', epoch: 250, fraction: 0.5, patience: 60 }),
+    .default({ mode: 'plateau', epoch: 250, fraction: 0.5, patience: 60, minDice: 0.5 }),
 });
 
 export const BatchConfigSchema = z.strictObject({
   labeled: z.number().int().positive().default(2),
   unlabeled: nonNegInt.default(2),
+  /**
+   * Class-aware foreground oversampling of the labelled slots (nnU-Net's
+   * oversample_foreground_percent). `share`: fraction of the labelled slots, over the run, drawn
+   * from the slices that contain a structure chosen uniformly at random (default 0.33, nnU-Net's
+   * 1/3); 0 gives the plain uniform sampling exactly. `structures`: the tree leaf label values to
+   * choose from (null: every leaf value that occurs in the labelled training slices); naming one that
+   * no labelled training slice holds is an error.
+   */
+  foreground: z
+    .strictObject({
+      share: z.number().min(0).max(1).default(0.33),
+      structures: z.array(z.number().int().positive()).nullable().default(null),
+    })
+    .default({ share: 0.33, structures: null }),
 });
 
 export const TrainConfigSchema = z.strictObject({
@@ -99,6 +136,8 @@ export const TrainConfigSchema = z.strictObject({
     })
     .default({ name: 'sshcps', options: {} }),
   optim: OptimConfigSchema.default(OptimConfigSchema.parse({})),
+  /** how the hierarchical methods train (src/methods/tree-options.ts) */
+  tree: TreeOptionsSchema.default(TreeOptionsSchema.parse({})),
   batch: BatchConfigSchema.default(BatchConfigSchema.parse({})),
   augment: AugmentConfigSchema.default(AugmentConfigSchema.parse({})),
   schedule: ScheduleConfigSchema.default(ScheduleConfigSchema.parse({})),

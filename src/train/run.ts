@@ -27,7 +27,9 @@ export interface RunSummary {
   backbone: string;
   best_epoch: number;
   best_iteration: number;
-  best_ema_vl: number;
+  /** `schedule.selection` and the kept model's score under it (lower is better: 1 - Dice, or EMA-VL) */
+  selection: string;
+  best_score: number;
   best_validation: Record<string, number> | null;
   iterations: number;
   epochs: number;
@@ -69,6 +71,7 @@ export async function runTraining(
       config.method.name,
       {
         tree,
+        treeOptions: config.tree,
         buildModel: ({ outChannels, levelSet }) =>
           buildModel({ ...config.model, inChannels: data.channels, outChannels, levelSet, imageSize }),
       },
@@ -109,7 +112,8 @@ export async function runTraining(
       backbone: config.model.backbone,
       best_epoch: st.bestEpoch,
       best_iteration: st.bestIteration,
-      best_ema_vl: st.bestEma,
+      selection: config.schedule.selection,
+      best_score: st.bestScore,
       best_validation: null,
       iterations: st.iteration,
       epochs: st.epoch,

@@ -17,8 +17,9 @@ import {
 } from '../data/preprocess.ts';
 import { hashSeed } from '../data/random.ts';
 import { SemiSupervisedSampler } from '../data/sampler.ts';
-import { InputError } from '../errors.ts';
+import { ConfigError, InputError } from '../errors.ts';
 import type { LabelTree } from '../hierarchy/tree.ts';
+import type { LevelSetTargetSpec } from '../levelset/target-spec.ts';
 import type { TrainConfig } from './config.ts';
 import type { SliceBatch, TrainingData } from './batches.ts';
 import { BatchAugmenter } from './augmenter.ts';
@@ -101,12 +102,51 @@ export async function openTrainingData(config: TrainConfig, tree: LabelTree): Pr
   return new SliceData(config, ds, split, labelled, unlabelled, validation, structureNamesOf(ds));
 }
 
+/**
+ * For foreground oversampling (config.batch.foreground): per structure (tree leaf label value,
+ * ascending; only `structures` when given, in that order), the indices into the labelled slice list
+ * (cases in order, slices in order) of the slices whose cropped label holds it.
+ */
+function slicesByStructure(
+  cases: readonly PreparedCase[],
+  structures: readonly number[] | null,
+  names: ReadonlyMap<number, string>,
+): number[][] {
+  const byValue = new Map<number, number[]>();
+  const seen = new Uint8Array(256);
+  let index = 0;
+  for (const p of cases)
+    for (let s = 0; s < p.layout.count; s++, index++) {
+      const slice = labelSlice(p, s);
+      seen.fill(0);
+      for (let i = 0; i < slice.length; i++) seen[slice[i]!] = 1;
+      for (let v = 1; v < 256; v++)
+        if (seen[v]) {
+          const list = byValue.get(v);
+          if (list) list.push(index);
+          else byValue.set(v, [index]);
+        }
+    }
+  const values = structures ? [...new Set(structures)] : [...byValue.keys()].sort((a, b) => a - b);
+  return values.map((v) => {
+    const list = byValue.get(v);
+    if (!list)
+      throw new ConfigError(
+        'batch.foreground.structures',
+        `no labelled training slice holds ${v} (${names.get(v)})`,
+      );
+    return list;
+  });
+}
+
 class SliceData implements OpenedTrainingData {
   readonly labeledSlices: number;
   readonly unlabeledSlices: number;
   readonly channels: number;
   readonly #lRefs: SliceRef[];
   readonly #uRefs: SliceRef[];
+  /** per oversampled structure, indices into #lRefs of the slices holding it (empty: share 0) */
+  readonly #slicesByStructure: number[][];
   #sampler: SemiSupervisedSampler | null = null;
   readonly #augmenter: BatchAugmenter;
   readonly spacing: readonly [number, number];
@@ -126,6 +166,20 @@ class SliceData implements OpenedTrainingData {
     this.#uRefs = refs(unlabelled);
     this.labeledSlices = this.#lRefs.length;
     this.unlabeledSlices = this.#uRefs.length;
+    const { share, structures } = config.batch.foreground;
+    if (structures)
+      for (const v of structures)
+        if (!structureNames.has(v))
+          throw new ConfigError(
+            'batch.foreground.structures',
+            `${v} is not a structure of this dataset; known: ${[...structureNames].map(([k, n]) => `${k} (${n})`).join(', ')}`,
+          );
+    this.#slicesByStructure = share > 0 ? slicesByStructure(labelled, structures, structureNames) : [];
+    if (share > 0 && this.#slicesByStructure.length === 0)
+      throw new ConfigError(
+        'batch.foreground.share',
+        'no labelled training slice holds a foreground structure; set it to 0',
+      );
     this.channels = 2 * config.data.neighbours + 1;
     const first = labelled[0]!;
     this.spacing = [
@@ -133,6 +187,11 @@ class SliceData implements OpenedTrainingData {
       first.geometry.spacing[first.layout.colAxis],
     ];
     this.#augmenter = new BatchAugmenter(config.augment, [...labelled, ...unlabelled]);
+  }
+
+  /** level-set targets to compute (in the batch worker) with every training batch; null: none */
+  setLevelSetTargets(spec: LevelSetTargetSpec | null): void {
+    this.#augmenter.setLevelSetTargets(spec && { spec, spacing: this.spacing });
   }
 
   async batch(iteration: number): Promise<SliceBatch> {
@@ -146,6 +205,10 @@ class SliceData implements OpenedTrainingData {
           batchLabelled: L,
           batchUnlabelled: U,
           seed: this.config.seed,
+          foreground: {
+            share: this.config.batch.foreground.share,
+            slicesByStructure: this.#slicesByStructure,
+          },
         },
         iteration,
       );

@@ -35,8 +35,13 @@ export interface LoopState {
   stage: 1 | 2;
   lr: number;
   plateau: PlateauState;
-  /** best EMA-VL over the whole run (model selection) */
-  bestEma: number;
+  /**
+   * The selection score of the model kept so far, lower is better: 1 - mean leaf Dice
+   * (`schedule.selection` 'dice') or EMA-VL ('ema-vl', restarted at the stage switch).
+   */
+  bestScore: number;
+  /** validation Dice per structure at the last validation (the stage switch's guard) */
+  lastDice: Record<string, number> | null;
   bestEpoch: number;
   bestIteration: number;
   nanStreak: number;
@@ -82,12 +87,17 @@ export interface TrainResult {
   parameters: number;
 }
 
+/** K of a batch's [L, K, H, W] level-set targets */
+const sdfChannels = (b: SliceBatch): number =>
+  b.numLabeled === 0 ? 0 : b.sdf!.length / (b.numLabeled * b.height * b.width);
+
 export function toBatch(b: SliceBatch): Batch {
   return {
     image: tensor(b.image, [b.n, b.channels, b.height, b.width]),
     label: tensor(b.label, [b.numLabeled, b.height, b.width], { dtype: 'uint8' }).to('int64'),
     numLabeled: b.numLabeled,
     spacing: b.spacing,
+    sdf: b.sdf && tensor(b.sdf, [b.numLabeled, sdfChannels(b), b.height, b.width]),
   };
 }
 
@@ -101,6 +111,8 @@ function nonFinite(values: Record<string, number>): string[] {
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const { config, method, data, out } = o;
   const emit = o.listener ?? (() => {});
+  // the method's level-set targets are computed with each batch, in the data side's worker
+  data.setLevelSetTargets?.(method.levelSetTargets ?? null);
   if (config.threads) setNumThreads(config.threads);
   mkdirSync(join(out, 'checkpoints'), { recursive: true });
   removeStaleTemporaries(out);
@@ -111,13 +123,21 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     config.schedule.iterationsPerEpoch ?? Math.max(1, Math.ceil(data.labeledSlices / config.batch.labeled));
   const totalIterations = config.schedule.maxIterations ?? config.schedule.maxEpochs * iterationsPerEpoch;
 
-  const params = Object.values(method.modules).flatMap((m) => m.parameters());
-  const parameters = params.reduce((s, p) => s + p.numel, 0);
-  const optimizer = new Adam(params, {
+  const named = Object.values(method.modules).flatMap((m) => [...m.namedParameters()]);
+  const parameters = named.reduce((s, [, p]) => s + p.numel, 0);
+  // group 0 follows the stage learning rate; group 1, when the paper's own schedule of the
+  // semi-supervised branch is on (optim.levelSetHead), is the level-set head
+  const headSchedule = config.optim.levelSetHead;
+  const isHead = (name: string) => headSchedule !== null && name.startsWith('ls_head.');
+  const groups = [named.filter(([n]) => !isHead(n)), named.filter(([n]) => isHead(n))]
+    .filter((g) => g.length > 0)
+    .map((g) => ({ params: g.map(([, p]) => p) }));
+  const optimizer = new Adam(groups, {
     lr: config.optim.lr,
     betas: config.optim.betas,
     weightDecay: config.optim.weightDecay,
   });
+  const headGroup = groups.length > 1 ? 1 : null;
 
   let st: LoopState = {
     iteration: 0,
@@ -125,7 +145,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     stage: 1,
     lr: config.optim.lr,
     plateau: initialPlateau(),
-    bestEma: Infinity,
+    bestScore: Infinity,
+    lastDice: null,
     bestEpoch: -1,
     bestIteration: -1,
     nanStreak: 0,
@@ -141,6 +162,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (resumed) {
     st = loadCheckpoint<LoopState>(lastPath, saved, optimizer);
     st.stopped = null;
+    // checkpoints written before selection by Dice held EMA-VL as `bestEma`
+    const legacy = st as LoopState & { bestEma?: number };
+    if (st.bestScore === undefined) st.bestScore = legacy.bestEma ?? Infinity;
+    st.lastDice ??= null;
     log.truncateAfter(st.iteration);
     log.append({ type: 'event', iteration: st.iteration, epoch: st.epoch, message: 'resumed' });
   } else {
@@ -187,6 +212,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       stage: st.stage,
     };
     manualSeed(hashSeed(config.seed, st.iteration));
+    if (headGroup !== null && headSchedule !== null)
+      optimizer.setLr(
+        headSchedule.lr * headSchedule.gamma ** Math.floor(st.iteration / headSchedule.every),
+        headGroup,
+      );
     const values = scope(() => {
       optimizer.zeroGrad();
       const before = noGrad(() => buffers.map((b) => b.clone()));
@@ -262,12 +292,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       st.epoch++;
       if (st.epoch % config.schedule.validateEvery === 0 || st.iteration === totalIterations)
         endOfEpochValidation(o, st, optimizer, totalIterations, log, saveBest, emit);
+      const sw = config.schedule.stageSwitch;
       if (
         method.twoStage &&
         st.stage === 1 &&
-        ((config.schedule.stageSwitch.mode === 'epoch' && st.epoch >= config.schedule.stageSwitch.epoch) ||
-          (config.schedule.stageSwitch.mode === 'fraction' &&
-            st.iteration >= config.schedule.stageSwitch.fraction * progressTotal()))
+        stage1Learned(st, sw.minDice) &&
+        ((sw.mode === 'epoch' && st.epoch >= sw.epoch) ||
+          (sw.mode === 'fraction' && st.iteration >= sw.fraction * progressTotal()))
       )
         switchStage(st, optimizer, config, log, emit);
     }
@@ -302,6 +333,21 @@ function removeStaleTemporaries(out: string): void {
     for (const f of readdirSync(dir)) if (/\.tmp-\d+$/.test(f)) rmSync(join(dir, f), { force: true });
 }
 
+/**
+ * The stage switch's guard: every leaf structure reached `minDice` at the last validation, so the
+ * unconditional stage (lr x0.1) does not start before stage 1 has found the thin structures.
+ */
+export function stage1Learned(st: Pick<LoopState, 'lastDice'>, minDice: number): boolean {
+  if (minDice <= 0) return true;
+  if (!st.lastDice) return false;
+  return Object.values(st.lastDice).every((d) => d >= minDice);
+}
+
+/** Sets the stage learning rate: every parameter but the level-set head's own group (group 1). */
+function setStageLr(optimizer: Adam, lr: number): void {
+  optimizer.setLr(lr, 0);
+}
+
 function switchStage(
   st: LoopState,
   optimizer: Adam,
@@ -311,9 +357,10 @@ function switchStage(
 ): void {
   st.stage = 2;
   st.lr = config.optim.lrStage2;
-  optimizer.setLr(st.lr);
-  st.plateau = { ...initialPlateau(), best: st.plateau.best };
-  st.plateau.best = Infinity;
+  setStageLr(optimizer, st.lr);
+  st.plateau = initialPlateau();
+  // EMA-VL changes form with the stage (cond + cp -> cp + up): compare stage 2 with itself only
+  if (config.schedule.selection === 'ema-vl') st.bestScore = Infinity;
   const message = `stage 2 (unconditional fine-tuning) from epoch ${st.epoch}, lr ${st.lr}`;
   log.append({ type: 'event', iteration: st.iteration, epoch: st.epoch, message });
   emit({ type: 'message', text: message });
@@ -337,9 +384,11 @@ function endOfEpochValidation(
       method.twoStage && st.stage === 1 ? config.schedule.stageSwitch.patience : config.schedule.stopPatience,
   });
   st.plateau = u.state;
-  const best = u.ema < st.bestEma;
+  st.lastDice = dice;
+  const score = config.schedule.selection === 'dice' ? 1 - meanOf(Object.values(dice)) : u.ema;
+  const best = score < st.bestScore;
   if (best) {
-    st.bestEma = u.ema;
+    st.bestScore = score;
     st.bestEpoch = st.epoch;
     st.bestIteration = st.iteration;
     saveBest();
@@ -366,13 +415,18 @@ function endOfEpochValidation(
   });
   if (u.halveLr) {
     st.lr /= 2;
-    optimizer.setLr(st.lr);
+    setStageLr(optimizer, st.lr);
     log.append({ type: 'event', iteration: st.iteration, epoch: st.epoch, message: `lr halved to ${st.lr}` });
   }
   if (u.stop) {
-    if (method.twoStage && st.stage === 1 && config.schedule.stageSwitch.mode === 'plateau')
-      switchStage(st, optimizer, config, log, emit);
-    else st.stopped = `EMA-VL has not improved for ${config.schedule.stopPatience} epochs`;
+    const sw = config.schedule.stageSwitch;
+    if (method.twoStage && st.stage === 1 && sw.mode === 'plateau') {
+      if (stage1Learned(st, sw.minDice)) switchStage(st, optimizer, config, log, emit);
+      // stage 1 has plateaued without finding every structure: it goes on, as it would in the
+      // other modes; stopPatience (longer than the switch's patience) ends a run that never gets there
+      else if (u.state.sinceBest >= config.schedule.stopPatience)
+        st.stopped = `EMA-VL has not improved for ${config.schedule.stopPatience} epochs`;
+    } else st.stopped = `EMA-VL has not improved for ${config.schedule.stopPatience} epochs`;
   }
 }
 
@@ -430,6 +484,8 @@ export function validate(
   }
   return { loss: slices ? lossSum / slices : NaN, dice };
 }
+
+const meanOf = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 
 export function writeJson(path: string, value: unknown): void {
   writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);

@@ -43,7 +43,7 @@ test('model.safetensors holds the weights of the validation with the best EMA-VL
     [30, 6],
   ]);
   const config = parseConfig(
-    tinyConfig(data, { method: { name: 'supervised' }, schedule: { emaDecay: 0.5 } }),
+    tinyConfig(data, { method: { name: 'supervised' }, schedule: { emaDecay: 0.5, selection: 'ema-vl' } }),
   );
   const opened = await openTrainingData(config, defaultKneeTree());
   try {

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../src/errors.ts';
-import { mergeConfig, parseConfig } from '../../src/train/config.ts';
+import { fileURLToPath } from 'node:url';
+import { mergeConfig, parseConfig, readConfigFile } from '../../src/train/config.ts';
+import { PAPER_TREE_OPTIONS } from '../../src/methods/tree-options.ts';
 import { flagsToConfig } from '../../src/cli/train.ts';
 
 function configError(input: unknown): ConfigError {
@@ -14,15 +16,47 @@ function configError(input: unknown): ConfigError {
   assert.fail('the configuration was accepted');
 }
 
-test('defaults are the paper protocol', () => {
+test('defaults are the paper protocol where the README does not list a departure', () => {
   const c = parseConfig({});
-  assert.deepEqual(c.optim, { lr: 1e-3, lrStage2: 1e-4, betas: [0.9, 0.99], weightDecay: 1e-5 });
-  assert.deepEqual(c.batch, { labeled: 2, unlabeled: 2 });
+  assert.deepEqual(c.optim, {
+    lr: 1e-3,
+    lrStage2: 1e-4,
+    betas: [0.9, 0.99],
+    weightDecay: 1e-5,
+    levelSetHead: null,
+  });
+  assert.deepEqual(c.batch, { labeled: 2, unlabeled: 2, foreground: { share: 0.33, structures: null } });
+  // the departures (README, "Defaults that differ from the paper")
+  assert.deepEqual(c.tree, { diceWeight: 1, condReduction: 'node', sdfForm: 'thin' });
+  assert.equal(c.schedule.selection, 'dice');
+  assert.equal(c.schedule.stageSwitch.minDice, 0.5);
   assert.deepEqual(c.data.size, [288, 240]);
   assert.equal(c.data.neighbours, 1); // 3 input channels
   assert.equal(c.schedule.lrPatience, 40);
   assert.equal(c.schedule.stopPatience, 60);
   assert.equal(c.schedule.maxEpochs, 500);
+});
+
+test('configs/paper.json turns every departure back to the paper', () => {
+  const c = parseConfig(readConfigFile(fileURLToPath(new URL('../../configs/paper.json', import.meta.url))));
+  assert.deepEqual(c.tree, PAPER_TREE_OPTIONS);
+  assert.equal(c.batch.foreground.share, 0);
+  assert.equal(c.schedule.selection, 'ema-vl');
+  assert.equal(c.schedule.stageSwitch.mode, 'plateau');
+  assert.equal(c.schedule.stageSwitch.minDice, 0);
+  // section 3.2: the semi-supervised branch starts at 0.01 and decays x0.1 every 200 iterations
+  assert.deepEqual(c.optim.levelSetHead, { lr: 0.01, every: 200, gamma: 0.1 });
+  // and the rest is the default protocol
+  assert.deepEqual(
+    { ...c, tree: null, batch: null, schedule: null, optim: null },
+    {
+      ...parseConfig({}),
+      tree: null,
+      batch: null,
+      schedule: null,
+      optim: null,
+    },
+  );
 });
 
 test('an unknown key is rejected with its full path named', () => {

@@ -13,11 +13,14 @@ import { readLog, tempDir, tinyCohort, tinyConfig, trainEntries, validationEntri
  * for the two-stage methods, stage 2 (the conditional BCE `cond` gives way to the unconditional `up`).
  */
 const TERMS: Record<string, { stage1: string[]; stage2?: string[] }> = {
-  sshcps: { stage1: ['cp', 'cond', 'ls', 'consistency'], stage2: ['cp', 'up', 'ls', 'consistency'] },
-  'seg-th': { stage1: ['cp', 'cond'] },
-  'seg-th-up': { stage1: ['cp', 'cond'], stage2: ['cp', 'up'] },
-  'seg-ls': { stage1: ['cp', 'cond', 'ls'], stage2: ['cp', 'up', 'ls'] },
-  hcps: { stage1: ['cp', 'cond'], stage2: ['cp', 'up'] },
+  sshcps: {
+    stage1: ['cp', 'cond', 'dice', 'ls', 'consistency'],
+    stage2: ['cp', 'up', 'dice', 'ls', 'consistency'],
+  },
+  'seg-th': { stage1: ['cp', 'cond', 'dice'] },
+  'seg-th-up': { stage1: ['cp', 'cond', 'dice'], stage2: ['cp', 'up', 'dice'] },
+  'seg-ls': { stage1: ['cp', 'cond', 'dice', 'ls'], stage2: ['cp', 'up', 'dice', 'ls'] },
+  hcps: { stage1: ['cp', 'cond', 'dice'], stage2: ['cp', 'up', 'dice'] },
   supervised: { stage1: ['ce', 'dice'] },
   dtc: { stage1: ['dice', 'ce', 'ls', 'consistency'] },
   cct: { stage1: ['ce', 'dice', 'supervised', 'consistency'] },
@@ -41,7 +44,7 @@ for (const name of METHOD_NAMES) {
     const out = join(root, name);
     const input = tinyConfig(data, {
       method: { name, options: name === 'ua-mt' ? { passes: 2 } : {} },
-      schedule: { stageSwitch: { mode: 'fraction', fraction: 0.5 } },
+      schedule: { stageSwitch: { mode: 'fraction', fraction: 0.5, minDice: 0 } },
     });
     const { summary } = await runTraining(input, { out });
 

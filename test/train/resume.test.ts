@@ -19,7 +19,7 @@ before(async () => {
   config = tinyConfig(data, {
     method: { name: 'sshcps' },
     model: { unet: { dropout: 0.2 } },
-    schedule: { stageSwitch: { mode: 'fraction', fraction: 0.5 }, maxIterations: 40 },
+    schedule: { stageSwitch: { mode: 'fraction', fraction: 0.5, minDice: 0 }, maxIterations: 40 },
     seed: 5,
     // log entries average 4 iterations and checkpoints fall between them: a resumed average must
     // still cover the iterations before the checkpoint

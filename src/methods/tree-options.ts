@@ -1,0 +1,22 @@
+/**
+ * How the hierarchical methods (sshcps, hcps and the seg-* ablations) train: the `tree` section of the
+ * training configuration; flat methods ignore it. Each key departs from the paper, measured in the
+ * README ("Defaults that differ from the paper"); configs/paper.json sets the paper's value of each.
+ */
+import { z } from 'zod';
+
+export const TreeOptionsSchema = z.strictObject({
+  /** weight of a soft Dice on the legal-state posteriors (src/hierarchy/state-dice.ts), both stages; paper: 0 */
+  diceWeight: z.number().min(0).default(1),
+  /** conditional BCE averaged over all entries (paper, Chen et al.) or per node first */
+  condReduction: z.enum(['entries', 'node']).default('node'),
+  /**
+   * level-set targets: DTC's normalised SDF (paper, METHOD.md section 6) or 'thin', which keeps plates
+   * 1-3 pixels thick strictly inside and absent structures at +1 (src/levelset/sdf.ts)
+   */
+  sdfForm: z.enum(['dtc', 'thin']).default('thin'),
+});
+export type TreeOptions = z.infer<typeof TreeOptionsSchema>;
+
+/** The paper's reading of every key (configs/paper.json). */
+export const PAPER_TREE_OPTIONS: TreeOptions = { diceWeight: 0, condReduction: 'entries', sdfForm: 'dtc' };
