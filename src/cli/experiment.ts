@@ -10,7 +10,7 @@ interface Flags {
   data: string;
   out: string;
   backbone?: 'medt' | 'unet';
-  seeds: string;
+  seeds?: string;
   minutesPerRun?: string;
   maxIterations?: string;
   config?: string;
@@ -28,9 +28,12 @@ export function experimentCommand(program: Command): void {
     .requiredOption('--data <dir>', 'dataset folder in nnU-Net layout')
     .requiredOption('--out <dir>', 'experiment folder (finished runs in it are reused)')
     .option('--backbone <name>', 'medt | unet')
-    .option('--seeds <k>', 'repeat every run with k seeds', '1')
+    .option('--seeds <k>', 'repeat every run with k seeds (default 1; 3 for options)')
     .option('--minutes-per-run <m>', 'time budget of each training run')
-    .option('--max-iterations <n>', 'iteration cap of each training run')
+    .option(
+      '--max-iterations <n>',
+      'iteration cap of each training run (options: needed, or --minutes-per-run)',
+    )
     .option('--config <file>', 'JSON configuration applied to every run')
     .option('--methods <list>', 'only these methods, comma-separated')
     .option('--fractions <list>', 'label shares of the label-efficiency curve, e.g. 0.1,0.2,0.5,1')
@@ -42,7 +45,7 @@ export function experimentCommand(program: Command): void {
         data: f.data,
         out: f.out,
         backbone: f.backbone,
-        seeds: Number(f.seeds),
+        seeds: f.seeds === undefined ? undefined : Number(f.seeds),
         minutesPerRun: f.minutesPerRun === undefined ? undefined : Number(f.minutesPerRun),
         maxIterations: f.maxIterations === undefined ? undefined : Number(f.maxIterations),
         baseConfig: f.config ? readConfigFile(f.config) : undefined,

@@ -48,7 +48,15 @@ export function trainProgress(opts: { tty?: boolean; everySeconds?: number } = {
         const dice = Object.entries(e.dice)
           .map(([k, v]) => `${k} ${(100 * v).toFixed(1)}`)
           .join(' ');
-        const line = `validation epoch ${e.epoch}: loss ${fmt(e.valLoss)} EMA-VL ${fmt(e.emaVl)}${e.best ? ' (best)' : ''} Dice% ${dice}`;
+        const values = Object.values(e.dice);
+        const mean = values.reduce((a, b) => a + b, 0) / Math.max(1, values.length);
+        // the criterion of model selection comes first, marked when this validation is the best so far
+        const best = e.best ? ' (best)' : '';
+        const head =
+          e.selection === 'dice'
+            ? `mean Dice ${(100 * mean).toFixed(1)}%${best}, loss ${fmt(e.valLoss)}`
+            : `loss ${fmt(e.valLoss)} EMA-VL ${fmt(e.emaVl)}${best}`;
+        const line = `validation epoch ${e.epoch}: ${head}; Dice% ${dice}`;
         if (bar) bar.stop();
         console.log(line);
         if (bar) bar.start(bar.getTotal(), e.iteration);

@@ -82,7 +82,7 @@ export function trainCommand(program: Command): void {
           stopRequested: () => interrupted,
         });
         console.log(
-          `model: ${join(f.out, 'model.safetensors')} (best EMA-VL at epoch ${r.summary.best_epoch})`,
+          `model: ${join(f.out, 'model.safetensors')} (best ${r.summary.selection === 'dice' ? 'mean validation Dice' : 'EMA-VL'} at epoch ${r.summary.best_epoch})`,
         );
         if (interrupted) process.exitCode = 130;
         // stopped by non-finite losses: the run failed, whatever model it kept

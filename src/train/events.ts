@@ -17,6 +17,8 @@ export type TrainEvent =
       epoch: number;
       valLoss: number;
       emaVl: number;
+      /** what `best` is judged by (schedule.selection) */
+      selection: 'dice' | 'ema-vl';
       best: boolean;
       dice: Record<string, number>;
     }

@@ -410,6 +410,7 @@ function endOfEpochValidation(
     epoch: st.epoch,
     valLoss: loss,
     emaVl: u.ema,
+    selection: config.schedule.selection,
     best,
     dice,
   });

@@ -14,7 +14,7 @@ import { surfaceRendering } from '../report/surface-render.ts';
 import { sliceMontage } from '../report/slice-montage.ts';
 import { summarize } from '../aggregate.ts';
 import type { ExperimentOptions } from './run.ts';
-import { CARTILAGES, meanCartilageDice, type TableRow } from './results.ts';
+import { CARTILAGES, meanCartilageDice, referenceRow, type TableRow } from './results.ts';
 import { runKey } from './plan.ts';
 
 const rowName = (r: TableRow) => `${r.spec.row} (${r.labeled})`;
@@ -51,12 +51,12 @@ export async function writeExperimentReport(
       caption: 'Mean cartilage Dice against the number of labelled training scans.',
     });
   }
-  // Figure 4: the first test scan of the SSHCPS run against its ground truth
-  const ref = rows.find((r) => r.spec.method === 'sshcps');
+  // Figure 4: the first test scan of the reference SSHCPS run (the defaults, no variant) against its ground truth
+  const ref = referenceRow(rows);
   const run = ref?.runs[0];
   const first = run?.evaluation.cases[0]?.case;
   if (ref && run && first) {
-    const dir = join(o.out, 'runs', runKey('sshcps', ref.labeled, run.seed));
+    const dir = join(o.out, 'runs', runKey('sshcps', ref.labeled, run.seed, ref.spec.variant));
     const gtDir = join(o.out, 'ground-truth', `split-${run.seed}`);
     const pred = [join(dir, 'pred', `${first}.nii.gz`)].find(existsSync);
     const gt = [join(gtDir, `${first}.nii.gz`)].find(existsSync);

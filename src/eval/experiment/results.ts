@@ -6,7 +6,7 @@
 import type { EvaluationJson } from '../evaluation-json.ts';
 import { summarize } from '../aggregate.ts';
 import { pairedWilcoxon } from './stats.ts';
-import type { RowSpec } from './plan.ts';
+import { sameRow, type RowSpec } from './plan.ts';
 
 export const CARTILAGES: readonly [string, string][] = [
   ['TC', 'tibial_cartilage'],
@@ -36,7 +36,7 @@ export interface RunResult {
   evaluation: EvaluationJson;
 }
 
-/** Rows of one table: runs grouped by (method, labelled count) across seeds, in plan order. */
+/** Rows of one table: runs grouped by (method, label share, variant) across seeds, in plan order. */
 export interface TableRow {
   spec: RowSpec;
   labeled: number;
@@ -48,7 +48,7 @@ export interface TableRow {
 export function groupRows(specs: readonly RowSpec[], results: readonly RunResult[]): TableRow[] {
   const rows: TableRow[] = [];
   for (const spec of specs) {
-    const runs = results.filter((r) => r.spec.method === spec.method && r.spec.fraction === spec.fraction);
+    const runs = results.filter((r) => sameRow(r.spec, spec));
     if (runs.length)
       rows.push({
         spec,
@@ -115,10 +115,27 @@ const mm = (s: { mean: number; sd: number }) =>
 const pval = (p: number) => (Number.isNaN(p) ? '–' : p < 0.001 ? '< 0.001' : p.toFixed(3));
 
 /**
- * A markdown table in the paper's layout. `reference` names the row the others are tested against
- * (SSHCPS at the low label share); rows missing a cartilage (no patella in a dataset) show '–'.
+ * The row the others are tested against: SSHCPS with its defaults (no variant) at the low label
+ * share, else at any share, else any SSHCPS row.
  */
-export function markdownTable(rows: readonly TableRow[], reference: TableRow | undefined): string {
+export function referenceRow(rows: readonly TableRow[]): TableRow | undefined {
+  const sshcps = rows.filter((r) => r.spec.method === 'sshcps');
+  const plain = sshcps.filter((r) => r.spec.variant === undefined);
+  return (
+    plain.find((r) => r.spec.fraction < 1) ?? plain[0] ?? sshcps.find((r) => r.spec.fraction < 1) ?? sshcps[0]
+  );
+}
+
+/**
+ * A markdown table in the paper's layout. `reference` names the row the others are tested against
+ * (SSHCPS at the low label share), `pHeader` the p-value column; rows missing a cartilage (no
+ * patella in a dataset) show '–'.
+ */
+export function markdownTable(
+  rows: readonly TableRow[],
+  reference: TableRow | undefined,
+  pHeader = 'p vs SSHCPS',
+): string {
   const present = CARTILAGES.filter(([, s]) =>
     rows.some((r) => r.runs.some((x) => s in x.evaluation.structures)),
   );
@@ -128,7 +145,7 @@ export function markdownTable(rows: readonly TableRow[], reference: TableRow | u
     ...present.map(([a]) => `Dice ${a} (%)`),
     ...present.map(([a]) => `HD95 ${a} (mm)`),
     'Params',
-    'p vs SSHCPS',
+    pHeader,
   ];
   const lines = [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`];
   for (const r of rows) {

@@ -16,8 +16,24 @@ import { loadModel } from '../../infer/load-model.ts';
 import { predictVolume } from '../../infer/predict.ts';
 import { evaluateFolders } from '../evaluate.ts';
 import { evaluationJson, EvaluationJsonSchema, type EvaluationJson } from '../evaluation-json.ts';
-import { labelledCount, rowsOf, runKey, type ExperimentKind, type RowSpec } from './plan.ts';
-import { groupRows, markdownTable, meanCartilageDice, type RunResult, type TableRow } from './results.ts';
+import { KneesegError } from '../../errors.ts';
+import {
+  defaultSeeds,
+  labelledCount,
+  rowsOf,
+  runKey,
+  sameRow,
+  type ExperimentKind,
+  type RowSpec,
+} from './plan.ts';
+import {
+  groupRows,
+  markdownTable,
+  meanCartilageDice,
+  referenceRow,
+  type RunResult,
+  type TableRow,
+} from './results.ts';
 import { writeExperimentReport } from './report.ts';
 
 export interface ExperimentOptions {
@@ -25,6 +41,7 @@ export interface ExperimentOptions {
   data: string;
   out: string;
   backbone?: 'medt' | 'unet';
+  /** seeds per run (default: 1; 3 for 'options') */
   seeds?: number;
   /** first seed (default 0) */
   seed?: number;
@@ -95,7 +112,7 @@ function rowSpecs(o: ExperimentOptions): RowSpec[] {
 
 function plan(o: ExperimentOptions): PlannedRun[] {
   const ds = openDataset(o.data);
-  const seeds = Array.from({ length: o.seeds ?? 1 }, (_, k) => (o.seed ?? 0) + k);
+  const seeds = Array.from({ length: o.seeds ?? defaultSeeds(o.kind) }, (_, k) => (o.seed ?? 0) + k);
   const specs = rowSpecs(o);
   const runs: PlannedRun[] = [];
   for (const seed of seeds) {
@@ -107,7 +124,7 @@ function plan(o: ExperimentOptions): PlannedRun[] {
     const available = split.train.filter((c) => c.labelled).length;
     for (const spec of specs) {
       const labeled = labelledCount(spec.fraction, available);
-      const key = runKey(spec.method, labeled, seed);
+      const key = runKey(spec.method, labeled, seed, spec.variant);
       runs.push({
         spec,
         labeled,
@@ -128,7 +145,7 @@ async function trainRun(o: ExperimentOptions, r: PlannedRun): Promise<RunSummary
   const schedule: Record<string, unknown> = {};
   if (o.minutesPerRun !== undefined) schedule.minutes = o.minutesPerRun;
   if (o.maxIterations !== undefined) schedule.maxIterations = o.maxIterations;
-  const cfg = mergeConfig(o.baseConfig ?? {}, {
+  const cfg = mergeConfig(mergeConfig(o.baseConfig ?? {}, r.spec.config ?? {}), {
     data: { dir: o.data, labeled: r.labeled < r.available ? r.labeled : null },
     method: { name: r.spec.method },
     seed: r.seed,
@@ -164,8 +181,26 @@ async function evaluateRun(r: PlannedRun, pred: string, gt: string): Promise<Eva
   return ev;
 }
 
+/** The schedule's iteration cap in the base configuration, if it sets one. */
+function baseMaxIterations(o: ExperimentOptions): unknown {
+  const schedule = o.baseConfig?.schedule;
+  return schedule && typeof schedule === 'object'
+    ? (schedule as Record<string, unknown>).maxIterations
+    : undefined;
+}
+
 export async function runExperiment(o: ExperimentOptions): Promise<ExperimentResult> {
   const log = o.log ?? (() => {});
+  if (
+    o.kind === 'options' &&
+    o.maxIterations === undefined &&
+    o.minutesPerRun === undefined &&
+    typeof baseMaxIterations(o) !== 'number'
+  )
+    throw new KneesegError(
+      'experiment options compares the options at equal iterations, and no budget was given. ' +
+        'Fix: add --max-iterations N (e.g. 2000), or --minutes-per-run M',
+    );
   mkdirSync(o.out, { recursive: true });
   const ending = openDataset(o.data).json.file_ending;
   const runs = plan(o);
@@ -198,7 +233,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     specs,
     results.map((r) => ({
       ...r,
-      spec: specs.find((s) => s.method === r.spec.method && s.fraction === r.spec.fraction) ?? r.spec,
+      spec: specs.find((s) => sameRow(s, r.spec)) ?? r.spec,
     })),
   );
   const md = resultsMarkdown(o, rows);
@@ -209,6 +244,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     `${JSON.stringify(
       results.map((r) => ({
         method: r.spec.method,
+        ...(r.spec.variant === undefined ? {} : { variant: r.spec.variant }),
         row: r.spec.row,
         fraction: r.spec.fraction,
         labeled: r.labeled,
@@ -229,17 +265,18 @@ function resultsMarkdown(o: ExperimentOptions, rows: TableRow[]): string {
     ablation: 'Ablation (Table 1 of the paper)',
     compare: 'Comparison with other methods (Tables 2-3 of the paper)',
     'label-efficiency': 'Label efficiency (Figure 3 of the paper)',
+    options: 'Ablation of the departures from the paper',
   };
   const parts = [
     `# ${title[o.kind]}`,
     '',
-    `Data: \`${o.data}\`; backbone: ${o.backbone ?? 'medt'}; seeds: ${o.seeds ?? 1}.`,
+    `Data: \`${o.data}\`; backbone: ${o.backbone ?? 'medt'}; seeds: ${o.seeds ?? defaultSeeds(o.kind)}.`,
     '',
   ];
   if (o.kind === 'ablation') {
     for (const full of [false, true]) {
       const sub = rows.filter((r) => (r.spec.fraction === 1) === full);
-      const ref = sub.find((r) => r.spec.method === 'sshcps');
+      const ref = referenceRow(sub);
       parts.push(
         `## ${full ? '100%' : `${Math.round(100 * (o.low ?? 0.2))}%`} of the training labels`,
         '',
@@ -247,16 +284,37 @@ function resultsMarkdown(o: ExperimentOptions, rows: TableRow[]): string {
         '',
       );
     }
+  } else if (o.kind === 'options') {
+    parts.push(
+      'SSHCPS with its defaults (the reference row) and with one departure from the paper set back at a time:',
+      '"no state Dice" sets `tree.diceWeight` to 0 (BCE only on the hierarchy states); "per-entry cond. BCE"',
+      "sets `tree.condReduction` to 'entries' (conditional BCE averaged over every entry, not per node);",
+      '"DTC SDF targets" sets `tree.sdfForm` to \'dtc\' (the plain normalised SDF, not the thin-aware one);',
+      '"no foreground oversampling" sets `batch.foreground.share` to 0 (uniform slices); "paper preset" applies',
+      "all of configs/paper.json: the four above plus the level-set head's own learning rate (0.01, x0.1 every",
+      '200 iterations), EMA-VL model selection and the stage switch without a Dice guard.',
+      `All rows run under the same budget: ${budget(o)}.`,
+      '',
+      markdownTable(rows, referenceRow(rows), 'p vs default'),
+      '',
+    );
   } else {
-    const ref =
-      rows.find((r) => r.spec.method === 'sshcps' && r.spec.fraction < 1) ??
-      rows.find((r) => r.spec.method === 'sshcps');
-    parts.push(markdownTable(rows, ref), '');
+    parts.push(markdownTable(rows, referenceRow(rows)), '');
   }
   parts.push(
     'Dice in %, HD95 in mm: mean ± sd over seeds (over test scans with one seed). p: paired Wilcoxon signed-rank test of',
-    'SSHCPS against the row on the per-scan mean cartilage Dice.',
+    `${o.kind === 'options' ? 'SSHCPS with its defaults' : 'SSHCPS'} against the row on the per-scan mean cartilage Dice.`,
     '',
   );
   return parts.join('\n');
+}
+
+/** The budget every run of the experiment had, in words. */
+function budget(o: ExperimentOptions): string {
+  const parts: string[] = [];
+  const cap = o.maxIterations ?? baseMaxIterations(o);
+  if (typeof cap === 'number')
+    parts.push(`${cap} iterations each (fewer only where early stopping ends a run)`);
+  if (o.minutesPerRun !== undefined) parts.push(`at most ${o.minutesPerRun} minutes per run`);
+  return parts.join(', ');
 }

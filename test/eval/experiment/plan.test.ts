@@ -1,12 +1,17 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import {
   ablationRows,
   compareRows,
+  defaultSeeds,
   labelEfficiencyRows,
   labelledCount,
+  optionsRows,
+  rowsOf,
   runKey,
 } from '../../../src/eval/experiment/plan.ts';
+import { mergeConfig, parseConfig } from '../../../src/train/config.ts';
 import { pairedWilcoxon } from '../../../src/eval/experiment/stats.ts';
 
 test('the tables train what the paper reports', () => {
@@ -60,4 +65,68 @@ test('paired Wilcoxon signed-rank test: the value scipy gives for the same pairs
   // NaN pairs are dropped; identical samples give no test
   assert.equal(pairedWilcoxon([1, NaN, 2], [0, 5, 1]).n, 2);
   assert.ok(Number.isNaN(pairedWilcoxon([1, 2, 3], [1, 2, 3]).pValue));
+});
+
+/** Dotted paths of the leaves where two parsed configurations differ. */
+function changedKeys(a: unknown, b: unknown, path = ''): string[] {
+  if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].flatMap((k) =>
+      changedKeys(
+        (a as Record<string, unknown>)[k],
+        (b as Record<string, unknown>)[k],
+        path ? `${path}.${k}` : k,
+      ),
+    );
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [path];
+}
+
+test('options rows: the defaults, then one departure from the paper set back at a time, then the paper preset', () => {
+  const rows = optionsRows();
+  assert.deepEqual(rowsOf('options'), rows);
+  assert.ok(rows.every((r) => r.method === 'sshcps' && r.fraction === 0.2));
+  assert.equal(optionsRows(0.4)[3]!.fraction, 0.4);
+  const [ref, ...variants] = rows;
+  assert.equal(ref!.variant, undefined);
+  assert.equal(ref!.config, undefined);
+  const defaults = parseConfig({});
+  const changed = (config: Record<string, unknown> | undefined) =>
+    changedKeys(defaults, parseConfig(mergeConfig({}, config ?? {})));
+  const expected: Record<string, string[]> = {
+    'no-dice': ['tree.diceWeight'],
+    'entry-bce': ['tree.condReduction'],
+    'dtc-sdf': ['tree.sdfForm'],
+    'no-fg-oversampling': ['batch.foreground.share'],
+  };
+  for (const [variant, keys] of Object.entries(expected)) {
+    const row = variants.find((r) => r.variant === variant);
+    assert.ok(row, variant);
+    assert.deepEqual(changed(row.config), keys, variant);
+  }
+  assert.equal(parseConfig(mergeConfig({}, rows[1]!.config!)).tree.diceWeight, 0);
+  assert.equal(parseConfig(mergeConfig({}, rows[2]!.config!)).tree.condReduction, 'entries');
+  assert.equal(parseConfig(mergeConfig({}, rows[3]!.config!)).tree.sdfForm, 'dtc');
+  assert.equal(parseConfig(mergeConfig({}, rows[4]!.config!)).batch.foreground.share, 0);
+  const paper = variants.find((r) => r.variant === 'paper');
+  assert.deepEqual(
+    paper?.config,
+    JSON.parse(readFileSync(new URL('../../../configs/paper.json', import.meta.url), 'utf8')),
+  );
+  // the preset holds every single departure above
+  const inPaper = changed(paper?.config);
+  for (const keys of Object.values(expected)) for (const k of keys) assert.ok(inPaper.includes(k), k);
+  assert.equal(new Set(rows.map((r) => r.row)).size, rows.length, 'row names differ');
+  assert.equal(defaultSeeds('options'), 3);
+  assert.equal(defaultSeeds('ablation'), 1);
+});
+
+test('run keys: a variant gets its own folder, plain keys are unchanged', () => {
+  assert.equal(runKey('sshcps', 14, 0), 'sshcps-l14-s0');
+  assert.equal(runKey('sshcps', 14, 0, undefined), 'sshcps-l14-s0');
+  assert.equal(runKey('sshcps', 3, 0, 'no-dice'), 'sshcps-no-dice-l3-s0');
+  const keys = optionsRows().flatMap((r) => [0, 1, 2].map((s) => runKey(r.method, 14, s, r.variant)));
+  assert.equal(new Set(keys).size, keys.length);
+  assert.ok(keys.includes('sshcps-l14-s1'));
+  assert.throws(() => runKey('sshcps', 3, 0, '../x'), /slug/);
 });
