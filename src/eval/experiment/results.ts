@@ -33,6 +33,8 @@ export interface RunResult {
   trainCases: number;
   seed: number;
   parameters: number;
+  /** training iterations the run made */
+  iterations: number;
   evaluation: EvaluationJson;
 }
 

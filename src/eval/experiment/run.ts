@@ -225,6 +225,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       trainCases: r.trainCases,
       seed: r.seed,
       parameters: summary.predictor_parameters,
+      iterations: summary.iterations,
       evaluation,
     });
   }
