@@ -45,7 +45,7 @@ export function demoCommand(program: Command): void {
     .command('demo')
     .description('synthetic cohort -> SSHCPS and supervised on 20% of the labels -> evaluation and report')
     .option('--out <dir>', 'demo folder', 'runs/demo')
-    .option('--minutes <m>', 'total time budget (training gets most of it)', '10')
+    .option('--minutes <m>', 'total time budget (training gets most of it)', '15')
     .option('--backbone <name>', 'unet | medt', 'unet')
     .option('--seed <s>', 'seed of the cohort and the runs', '0')
     .action(async (f: Flags) => {

@@ -4,13 +4,11 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { loadSafetensors, scalar, type Tensor } from '../../src/engine/index.ts';
 import { defaultKneeTree } from '../../src/hierarchy/tree.ts';
-import { buildModel } from '../../src/models/registry.ts';
-import { createMethod } from '../../src/methods/registry.ts';
 import type { Method } from '../../src/methods/method.ts';
 import { parseConfig } from '../../src/train/config.ts';
 import { openTrainingData } from '../../src/train/slice-data.ts';
 import { train } from '../../src/train/trainer.ts';
-import { readLog, tempDir, tinyCohort, tinyConfig, validationEntries } from './helpers.ts';
+import { readLog, tempDir, tinyCohort, tinyConfig, validationEntries, methodFor } from './helpers.ts';
 
 const root = tempDir('train-best');
 let data = '';
@@ -47,17 +45,7 @@ test('model.safetensors holds the weights of the validation with the best EMA-VL
   );
   const opened = await openTrainingData(config, defaultKneeTree());
   try {
-    const base = createMethod('supervised', {
-      tree: defaultKneeTree(),
-      buildModel: ({ outChannels, levelSet }) =>
-        buildModel({
-          ...config.model,
-          inChannels: opened.channels,
-          outChannels,
-          levelSet,
-          imageSize: config.data.size,
-        }),
-    });
+    const base = methodFor('supervised', config, opened.channels);
     // real training, scripted validation losses: the selection, not the network, is under test
     const method: Method = {
       ...base,

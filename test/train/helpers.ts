@@ -4,7 +4,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
 import { writeSynthCohort } from '../../src/data/synth/index.ts';
-import { mergeConfig } from '../../src/train/config.ts';
+import { mergeConfig, type TrainConfig } from '../../src/train/config.ts';
+import { defaultKneeTree } from '../../src/hierarchy/tree.ts';
+import { buildModel } from '../../src/models/registry.ts';
+import { createMethod } from '../../src/methods/registry.ts';
+import type { Method } from '../../src/methods/method.ts';
 import type { LogEntry } from '../../src/train/run-log.ts';
 
 /** A temporary folder removed when the test file ends (call it at the top level of the file). */
@@ -45,6 +49,16 @@ export function tinyConfig(data: string, over: Record<string, unknown> = {}): Re
     },
     over,
   );
+}
+
+/** A registered method on the knee tree with the configured networks, as src/train/run.ts builds it. */
+export function methodFor(name: string, config: TrainConfig, inChannels: number): Method {
+  return createMethod(name, {
+    tree: defaultKneeTree(),
+    treeOptions: config.tree,
+    buildModel: ({ outChannels, levelSet }) =>
+      buildModel({ ...config.model, inChannels, outChannels, levelSet, imageSize: config.data.size }),
+  });
 }
 
 export function readLog(run: string): LogEntry[] {

@@ -4,14 +4,20 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSafetensors, scalar, type Tensor } from '../../src/engine/index.ts';
 import { defaultKneeTree } from '../../src/hierarchy/tree.ts';
-import { buildModel } from '../../src/models/registry.ts';
-import { createMethod } from '../../src/methods/registry.ts';
 import type { Method } from '../../src/methods/method.ts';
 import { parseConfig, type TrainConfig } from '../../src/train/config.ts';
 import { openTrainingData } from '../../src/train/slice-data.ts';
 import type { TrainEvent } from '../../src/train/events.ts';
 import { train } from '../../src/train/trainer.ts';
-import { readLog, tempDir, tinyCohort, tinyConfig, trainEntries, validationEntries } from './helpers.ts';
+import {
+  readLog,
+  tempDir,
+  tinyCohort,
+  tinyConfig,
+  trainEntries,
+  validationEntries,
+  methodFor,
+} from './helpers.ts';
 
 const root = tempDir('train-nan');
 let data = '';
@@ -25,18 +31,7 @@ before(async () => {
  * extra term `spike` is NaN (the forward pass itself stays finite). `spike` is 0 otherwise.
  */
 function faultyMethod(config: TrainConfig, channels: number, poisonInput: number, spikeFrom: number): Method {
-  const tree = defaultKneeTree();
-  const base = createMethod('supervised', {
-    tree,
-    buildModel: ({ outChannels, levelSet }) =>
-      buildModel({
-        ...config.model,
-        inChannels: channels,
-        outChannels,
-        levelSet,
-        imageSize: config.data.size,
-      }),
-  });
+  const base = methodFor('supervised', config, channels);
   return {
     ...base,
     name: 'faulty',

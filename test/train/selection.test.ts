@@ -8,13 +8,19 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { full, scalar, type Tensor } from '../../src/engine/index.ts';
 import { defaultKneeTree } from '../../src/hierarchy/tree.ts';
-import { buildModel } from '../../src/models/registry.ts';
-import { createMethod } from '../../src/methods/registry.ts';
 import type { Method } from '../../src/methods/method.ts';
 import { parseConfig, type TrainConfig } from '../../src/train/config.ts';
 import { openTrainingData } from '../../src/train/slice-data.ts';
 import { stage1Learned, train, type TrainResult } from '../../src/train/trainer.ts';
-import { readLog, tempDir, tinyCohort, tinyConfig, trainEntries, validationEntries } from './helpers.ts';
+import {
+  readLog,
+  tempDir,
+  tinyCohort,
+  tinyConfig,
+  trainEntries,
+  validationEntries,
+  methodFor,
+} from './helpers.ts';
 
 const root = tempDir('train-selection');
 let data = '';
@@ -40,17 +46,7 @@ async function run(
   const tree = defaultKneeTree();
   const opened = await openTrainingData(config, tree);
   try {
-    const base = createMethod('seg-th-up', {
-      tree,
-      buildModel: ({ outChannels, levelSet }) =>
-        buildModel({
-          ...config.model,
-          inChannels: opened.channels,
-          outChannels,
-          levelSet,
-          imageSize: config.data.size,
-        }),
-    });
+    const base = methodFor('seg-th-up', config, opened.channels);
     let stage: 1 | 2 = 1;
     const method: Method = {
       ...base,
