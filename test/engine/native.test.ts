@@ -113,12 +113,20 @@ test('disposed handles leave nothing behind in a loop that never yields to the e
   };
   loop(100_000); // warm-up: V8 and malloc reach their working sizes
   gc();
-  const before = process.memoryUsage().rss;
-  loop(100_000);
-  gc();
-  const growth = (process.memoryUsage().rss - before) / 2 ** 20;
-  // with finalizers queued until the event loop turns, this grew ~19 MB (~190 bytes a handle)
-  assert.ok(growth < 8, `RSS grew ${growth.toFixed(1)} MB over 100,000 disposed handles`);
+  // RSS is noisy (allocator arenas, V8 heap growth): a leak grows it on every round, noise does not,
+  // so the smallest growth of three rounds is the figure
+  const growths = [0, 1, 2].map(() => {
+    const before = process.memoryUsage().rss;
+    loop(100_000);
+    gc();
+    return (process.memoryUsage().rss - before) / 2 ** 20;
+  });
+  const growth = Math.min(...growths);
+  // with finalizers queued until the event loop turns, this grew ~19 MB (~190 bytes a handle) a round
+  assert.ok(
+    growth < 8,
+    `RSS grew ${growths.map((g) => g.toFixed(1)).join(', ')} MB over 100,000 disposed handles`,
+  );
 });
 
 test('undisposed handles are freed by garbage collection inside a synchronous loop (the safety net)', () => {
