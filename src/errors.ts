@@ -13,8 +13,9 @@ export class KneesegError extends Error {
 export class InputError extends KneesegError {
   constructor(
     readonly file: string,
-    problem: string,
-    fix?: string,
+    /** what is wrong, without the file name (for callers that restate it about another file) */
+    readonly problem: string,
+    readonly fix?: string,
   ) {
     super(`${file}: ${problem}${fix ? `. Fix: ${fix}` : ''}`);
   }

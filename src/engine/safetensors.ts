@@ -3,10 +3,13 @@
  * PyTorch): 8-byte little-endian header length, a JSON header mapping each name to
  * {dtype, shape, data_offsets} plus optional string `__metadata__`, then the raw little-endian bytes.
  * Written by hand because the format is 40 lines and no maintained Node writer exists for it;
- * files are written to a temporary name and renamed, so a crash never leaves half a file.
+ * files are written to a temporary name and renamed, so a crash never leaves half a file. Reading
+ * checks the layout as strictly as the reference reader (decodeSafetensors), so a damaged or forged
+ * file is refused by name instead of loading shifted or overlapping weights.
  */
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { DTYPES, dtypeFromSafetensors } from './dtype.ts';
+import { InputError } from '../errors.ts';
+import { DTYPES, dtypeFromSafetensors, type DType } from './dtype.ts';
 import { tensor } from './ops.ts';
 import { Tensor } from './tensor.ts';
 
@@ -65,37 +68,98 @@ export interface SafetensorsFile {
   metadata: Record<string, string>;
 }
 
+const CORRUPT = 'the file is incomplete or corrupt: copy it again, or write it again with its program';
+
+const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+
+/**
+ * Parses a safetensors file, checking everything the format requires (as the reference Rust reader
+ * does): a JSON object header; each tensor with a known dtype, a shape of non-negative integers and
+ * data_offsets [begin, end] with 0 <= begin <= end; end - begin = numel x dtype size; and the tensors'
+ * byte ranges tiling the data region exactly, with no gap, no overlap and nothing left after them.
+ * `__metadata__` must map names to strings. Anything else is an InputError naming `source`.
+ */
 export function decodeSafetensors(buf: Buffer, source = 'safetensors data'): SafetensorsFile {
-  if (buf.length < 8) throw new Error(`${source}: too short to be a safetensors file`);
-  const n = Number(buf.readBigUInt64LE(0));
-  if (8 + n > buf.length) throw new Error(`${source}: header length ${n} exceeds the file size`);
-  let header: Record<string, HeaderEntry | Record<string, string>>;
+  const fail = (problem: string) => new InputError(source, problem, CORRUPT);
+  if (buf.length < 8) throw fail('too short to be a safetensors file');
+  const n = buf.readBigUInt64LE(0);
+  if (n > BigInt(buf.length - 8)) throw fail(`header length ${n} exceeds the file size`);
+  const headerEnd = 8 + Number(n);
+  let header: unknown;
   try {
-    header = JSON.parse(buf.subarray(8, 8 + n).toString('utf8'));
+    header = JSON.parse(buf.subarray(8, headerEnd).toString('utf8'));
   } catch {
-    throw new Error(`${source}: the header is not valid JSON`);
+    throw fail('the header is not valid JSON');
   }
-  const data = buf.subarray(8 + n);
-  const tensors = new Map<string, Tensor>();
+  if (typeof header !== 'object' || header === null || Array.isArray(header))
+    throw fail('the header is not a JSON object');
+  const data = buf.subarray(headerEnd);
   let metadata: Record<string, string> = {};
-  for (const [name, e] of Object.entries(header)) {
+  const entries: { name: string; dtype: DType; shape: number[]; begin: number; end: number }[] = [];
+  for (const [name, e] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
+      if (
+        typeof e !== 'object' ||
+        e === null ||
+        Array.isArray(e) ||
+        !Object.values(e).every((v) => typeof v === 'string')
+      )
+        throw fail('__metadata__ is not a map of names to strings');
       metadata = e as Record<string, string>;
       continue;
     }
-    const {
-      dtype,
-      shape,
-      data_offsets: [begin, end],
-    } = e as HeaderEntry;
-    const d = dtypeFromSafetensors(dtype);
-    if (end > data.length || end - begin !== shape.reduce((a, b) => a * b, 1) * DTYPES[d].bytes)
-      throw new Error(`${source}: tensor ${name} has inconsistent offsets`);
+    const { dtype, shape, data_offsets: offsets } = (e ?? {}) as Partial<HeaderEntry>;
+    let d: DType;
+    try {
+      d = dtypeFromSafetensors(String(dtype));
+    } catch {
+      throw fail(`tensor ${name} has the unknown dtype ${JSON.stringify(dtype ?? null)}`);
+    }
+    if (!Array.isArray(shape) || !shape.every(isCount))
+      throw fail(`tensor ${name} has the invalid shape ${JSON.stringify(shape ?? null)}`);
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount))
+      throw fail(
+        `tensor ${name} has inconsistent offsets: data_offsets ${JSON.stringify(offsets ?? null)} are not two non-negative integers`,
+      );
+    const [begin, end] = offsets;
+    if (begin > end)
+      throw fail(
+        `tensor ${name} has inconsistent offsets: data_offsets [${begin}, ${end}] end before they begin`,
+      );
+    if (end > data.length)
+      throw fail(
+        `tensor ${name} has inconsistent offsets: data_offsets [${begin}, ${end}] run past the ${data.length} bytes of data`,
+      );
+    const numel = shape.reduce((a, b) => a * b, 1);
+    if (end - begin !== numel * DTYPES[d].bytes)
+      throw fail(
+        `tensor ${name} has inconsistent offsets: it holds ${end - begin} bytes, its shape [${shape.join(', ')}] of ${dtype} needs ${numel * DTYPES[d].bytes}`,
+      );
+    entries.push({ name, dtype: d, shape, begin, end });
+  }
+  // the byte ranges must tile the data region: sorted by offset, each begins where the last ended
+  const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let cursor = 0;
+  let previous: (typeof entries)[number] | undefined;
+  for (const e of sorted) {
+    if (e.begin < cursor)
+      throw fail(
+        `tensors ${previous!.name} and ${e.name} overlap (bytes ${previous!.begin}..${previous!.end} and ${e.begin}..${e.end})`,
+      );
+    if (e.begin > cursor)
+      throw fail(`bytes ${cursor}..${e.begin} of the data belong to no tensor (a gap before ${e.name})`);
+    cursor = e.end;
+    previous = e;
+  }
+  if (cursor !== data.length)
+    throw fail(`the last ${data.length - cursor} bytes of the data belong to no tensor`);
+  const tensors = new Map<string, Tensor>();
+  for (const { name, dtype, shape, begin, end } of entries) {
     // copy into an aligned buffer: the slice inside the file need not be aligned for the typed array
     const bytes = new Uint8Array(end - begin);
     bytes.set(data.subarray(begin, end));
-    const values = new DTYPES[d].array(bytes.buffer);
-    tensors.set(name, tensor(values, shape, { dtype: d }));
+    const values = new DTYPES[dtype].array(bytes.buffer);
+    tensors.set(name, tensor(values, shape, { dtype }));
   }
   return { tensors, metadata };
 }

@@ -7,11 +7,12 @@
  * ('tree' | 'softmax'), `tree` (JSON label tree), `preprocessing` (JSON data config: axis, size,
  * neighbours, intensity), `structures` (JSON {leaf label value: structure name}), `training`.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { loadSafetensors, tensor, type Tensor } from '../engine/index.ts';
 import { DEFAULT_LABELS } from '../data/dataset.ts';
+import { statFollowing } from '../data/io/paths.ts';
 import { AXIS_BY_NAME, type PreprocessOptions } from '../data/preprocess.ts';
 import { InputError } from '../errors.ts';
 import { decodeFlat, decodeTree, nodeMarginals, parseLabelTree, type LabelTree } from '../hierarchy/index.ts';
@@ -48,7 +49,7 @@ const FIX = 'give a model file written by `kneeseg train` (RUN/model.safetensors
 
 /** RUN folder -> RUN/model.safetensors; a file path is returned as it is. */
 export function modelFilePath(path: string): string {
-  const stat = statSync(path, { throwIfNoEntry: false });
+  const stat = statFollowing(path);
   if (!stat) throw new InputError(path, 'does not exist', FIX);
   if (!stat.isDirectory()) return path;
   const file = join(path, 'model.safetensors');
@@ -65,14 +66,19 @@ function parseJson(file: string, key: string, text: string | undefined): unknown
   }
 }
 
-/** Reads a model file (or RUN folder) into a ready-to-run predictor. */
+/**
+ * Reads a model file (or RUN folder, links followed) into a ready-to-run predictor. Refused with an
+ * InputError naming the file: a file that breaks the safetensors format, one that is not a kneeseg
+ * model, and weights left by a diverged run (NaN, infinite, or beyond MAX_WEIGHT; see checkWeights).
+ */
 export function loadModel(path: string): LoadedModel {
   const file = modelFilePath(path);
   let st: ReturnType<typeof loadSafetensors>;
   try {
     st = loadSafetensors(file);
   } catch (e) {
-    throw new InputError(file, `is not a safetensors file (${(e as Error).message})`, FIX);
+    const problem = e instanceof InputError ? e.problem : (e as Error).message;
+    throw new InputError(file, `is not a safetensors file (${problem})`, FIX);
   }
   const { tensors, metadata } = st;
   try {
@@ -82,6 +88,7 @@ export function loadModel(path: string): LoadedModel {
         `is not a kneeseg model (metadata format is ${JSON.stringify(metadata.format ?? null)})`,
         FIX,
       );
+    checkWeights(file, tensors);
     const config = wrap(file, 'model', () => parseModelConfig(parseJson(file, 'model', metadata.model)));
     const tree = parseLabelTree(parseJson(file, 'tree', metadata.tree), `${file} (tree metadata)`);
     const decoding = metadata.decoding;
@@ -148,6 +155,50 @@ export function loadModel(path: string): LoadedModel {
     };
   } finally {
     for (const t of tensors.values()) t.dispose();
+  }
+}
+
+/**
+ * Largest magnitude a weight may have: 1e6. Trained segmentation networks hold weights of order 1
+ * (batch-norm statistics of normalized activations too); a value a million times that is what a
+ * run that diverged leaves behind, and it gives NaN or meaningless outputs. Batch-norm running
+ * variances are squares, so theirs is 1e12.
+ */
+export const MAX_WEIGHT = 1e6;
+
+const DIVERGED_FIX =
+  'the training run that wrote it diverged: retrain it (e.g. with a lower optim.lr) or use the ' +
+  'model.safetensors of an earlier run';
+
+/** float16 / bfloat16 bit patterns as numbers (only the size and finiteness matter here). */
+function halfToNumber(bits: number, bfloat: boolean): number {
+  if (bfloat) return new Float32Array(new Uint32Array([bits << 16]).buffer)[0]!;
+  const exponent = (bits >> 10) & 0x1f;
+  const sign = bits & 0x8000 ? -1 : 1;
+  if (exponent === 0x1f) return bits & 0x3ff ? NaN : sign * Infinity;
+  return sign * 2 ** (exponent - 15) * (exponent === 0 ? (bits & 0x3ff) / 1024 : 1 + (bits & 0x3ff) / 1024);
+}
+
+/**
+ * Throws InputError naming `file` when a floating-point tensor holds NaN, an infinity or a value
+ * beyond MAX_WEIGHT (integer tensors such as num_batches_tracked are counters and are not checked).
+ */
+export function checkWeights(file: string, tensors: ReadonlyMap<string, Tensor>): void {
+  for (const [name, t] of tensors) {
+    if (!['float32', 'float64', 'float16', 'bfloat16'].includes(t.dtype)) continue;
+    const limit = name.endsWith('running_var') ? MAX_WEIGHT * MAX_WEIGHT : MAX_WEIGHT;
+    const values = t.data() as Float32Array | Float64Array | Uint16Array;
+    const half = values instanceof Uint16Array;
+    for (let i = 0; i < values.length; i++) {
+      const v = half ? halfToNumber(values[i]!, t.dtype === 'bfloat16') : values[i]!;
+      if (Number.isFinite(v) && Math.abs(v) <= limit) continue;
+      const what = Number.isFinite(v) ? `${v}, beyond the plausible ${limit}` : String(v);
+      throw new InputError(
+        file,
+        `weight ${name} holds ${what} at index ${i} (NaN, infinite or absurdly large weights)`,
+        DIVERGED_FIX,
+      );
+    }
   }
 }
 

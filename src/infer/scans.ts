@@ -5,11 +5,13 @@
  * - a folder holding image files (.nii.gz, .nii, .mha, .mhd, .nrrd, .h5, .hdf5) and/or sub-folders:
  *   a folder of scans, every image file one scan and every sub-folder one DICOM series;
  * - any other folder: one DICOM series.
+ * A symbolic link counts as what it points to.
  * Case ids follow nnU-Net v2: the file name without its ending and without the `_0000` channel
  * suffix (`knee_0003_0000.nii.gz` -> `knee_0003`); a DICOM series is named after its folder.
  */
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, type Stats } from 'node:fs';
 import { basename, join } from 'node:path';
+import { statFollowing } from '../data/io/paths.ts';
 import { InputError } from '../errors.ts';
 
 /** Endings of single-file scans (DICOM series are folders). */
@@ -38,6 +40,15 @@ function isScanFile(name: string): boolean {
   return SCAN_ENDINGS.some((e) => lower.endsWith(e));
 }
 
+/** What a symbolic link leads to; undefined for a dangling link, a loop or one without access. */
+function followLink(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
 export interface ScanList {
   readonly scans: readonly ScanInput[];
   /** files in a folder of scans that are neither scans nor known companions, skipped */
@@ -46,7 +57,7 @@ export interface ScanList {
 
 /** The scans of `--input PATH`, sorted by case id; InputError for a missing path or clashing ids. */
 export function listScans(path: string): ScanList {
-  const stat = statSync(path, { throwIfNoEntry: false });
+  const stat = statFollowing(path);
   if (!stat)
     throw new InputError(
       path,
@@ -54,15 +65,23 @@ export function listScans(path: string): ScanList {
       'give a scan file, a DICOM series folder or a folder of scans',
     );
   if (!stat.isDirectory()) return { scans: [{ id: caseIdOf(path), path }], ignored: [] };
-  const entries = readdirSync(path, { withFileTypes: true }).filter((e) => !e.name.startsWith('.'));
-  const isFolderOfScans = entries.some((e) => (e.isFile() && isScanFile(e.name)) || e.isDirectory());
+  // Entries are classified by what they lead to: a link to a scan is a scan, a link to a folder a
+  // series. A broken link (dangling, loop) named like a scan is listed, so reading it names the fault.
+  const entries = readdirSync(path, { withFileTypes: true })
+    .filter((e) => !e.name.startsWith('.'))
+    .map((e) => {
+      const p = join(path, e.name);
+      if (!e.isSymbolicLink()) return { name: e.name, path: p, file: e.isFile(), dir: e.isDirectory() };
+      const target = followLink(p);
+      return { name: e.name, path: p, file: !target || target.isFile(), dir: !!target?.isDirectory() };
+    });
+  const isFolderOfScans = entries.some((e) => (e.file && isScanFile(e.name)) || e.dir);
   if (!isFolderOfScans) return { scans: [{ id: caseIdOf(path), path }], ignored: [] };
   const scans: ScanInput[] = [];
   const ignored: string[] = [];
   for (const e of entries) {
-    const p = join(path, e.name);
-    if (e.isDirectory() || isScanFile(e.name)) scans.push({ id: caseIdOf(p), path: p });
-    else if (!NOT_SCANS.test(e.name)) ignored.push(p);
+    if (e.dir || isScanFile(e.name)) scans.push({ id: caseIdOf(e.path), path: e.path });
+    else if (!NOT_SCANS.test(e.name)) ignored.push(e.path);
   }
   scans.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   for (let i = 1; i < scans.length; i++) {

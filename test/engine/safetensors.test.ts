@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from '../../src/engine/index.ts';
+import { InputError } from '../../src/errors.ts';
 
 /** One tensor of every dtype the project stores, with awkward values and shapes (incl. 0-d, empty). */
 function sample(): Map<string, E.Tensor> {
@@ -153,6 +154,115 @@ test('corrupt files are refused with a message naming the file', () => {
     () => E.decodeSafetensors(Buffer.concat([len, Buffer.from(bad), Buffer.alloc(16)]), 'z'),
     /z: tensor a has inconsistent offsets/,
   );
+});
+
+/** A file from a hand-written header and `dataBytes` bytes of data (values 1, 2, 3, ...). */
+function fileOf(header: unknown, dataBytes: number): Buffer {
+  const json = Buffer.from(JSON.stringify(header));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([len, json, Buffer.from(Array.from({ length: dataBytes }, (_, i) => i + 1))]);
+}
+
+test('headers that break the format are refused naming the file: offsets must tile the data exactly', () => {
+  const f32 = (shape: number[], offsets: unknown) => ({ dtype: 'F32', shape, data_offsets: offsets });
+  const cases: [string, unknown, number, RegExp][] = [
+    [
+      'negative begin',
+      { a: f32([2], [-8, 0]) },
+      8,
+      /tensor a has inconsistent offsets: .*not two non-negative integers/,
+    ],
+    [
+      'fractional end',
+      { a: f32([2], [0, 7.5]) },
+      8,
+      /tensor a has inconsistent offsets: .*not two non-negative integers/,
+    ],
+    ['one offset', { a: f32([2], [8]) }, 8, /tensor a has inconsistent offsets/],
+    [
+      'begin after end',
+      { a: f32([0], [8, 0]) },
+      8,
+      /tensor a has inconsistent offsets: data_offsets \[8, 0\] end before they begin/,
+    ],
+    [
+      'past the data',
+      { a: f32([4], [0, 16]) },
+      8,
+      /tensor a has inconsistent offsets: data_offsets \[0, 16\] run past the 8 bytes/,
+    ],
+    [
+      'length vs shape',
+      { a: f32([3], [0, 8]) },
+      8,
+      /tensor a has inconsistent offsets: it holds 8 bytes, its shape \[3\] of F32 needs 12/,
+    ],
+    [
+      'overlap',
+      { a: f32([2], [0, 8]), b: f32([2], [4, 12]) },
+      12,
+      /tensors a and b overlap \(bytes 0\.\.8 and 4\.\.12\)/,
+    ],
+    ['same bytes twice', { a: f32([2], [0, 8]), b: f32([2], [0, 8]) }, 8, /tensors a and b overlap/],
+    [
+      'gap',
+      { a: f32([2], [0, 8]), b: f32([2], [12, 20]) },
+      20,
+      /bytes 8\.\.12 of the data belong to no tensor \(a gap before b\)/,
+    ],
+    ['gap at the start', { a: f32([2], [4, 12]) }, 12, /bytes 0\.\.4 of the data belong to no tensor/],
+    [
+      'bytes after the last tensor',
+      { a: f32([2], [0, 8]) },
+      12,
+      /the last 4 bytes of the data belong to no tensor/,
+    ],
+    ['negative shape', { a: f32([-2], [0, 8]) }, 8, /tensor a has the invalid shape \[-2\]/],
+    [
+      'unknown dtype',
+      { a: { dtype: 'F8', shape: [8], data_offsets: [0, 8] } },
+      8,
+      /tensor a has the unknown dtype "F8"/,
+    ],
+    ['entry not an object', { a: 3 }, 0, /tensor a has the unknown dtype null/],
+    ['header an array', [1, 2], 0, /the header is not a JSON object/],
+    [
+      'metadata not strings',
+      { __metadata__: { epoch: 3 } },
+      0,
+      /__metadata__ is not a map of names to strings/,
+    ],
+  ];
+  for (const [what, header, bytes, re] of cases) {
+    assert.throws(
+      () => E.decodeSafetensors(fileOf(header, bytes), 'w.safetensors'),
+      (e: unknown) =>
+        e instanceof InputError &&
+        e.file === 'w.safetensors' &&
+        e.message.startsWith('w.safetensors: ') &&
+        re.test(e.message) &&
+        /Fix: /.test(e.message),
+      what,
+    );
+  }
+  // what the format allows: empty tensors anywhere in the order, in any key order
+  const ok = E.decodeSafetensors(
+    fileOf({ b: f32([2], [8, 16]), e: f32([0], [8, 8]), a: f32([2], [0, 8]), z: f32([0, 5], [16, 16]) }, 16),
+  );
+  assert.deepEqual([...ok.tensors.keys()].sort(), ['a', 'b', 'e', 'z']);
+  // a file on disk is named by its path
+  const dir = mkdtempSync(join(tmpdir(), 'kneeseg-st-'));
+  try {
+    const path = join(dir, 'gap.safetensors');
+    writeFileSync(path, fileOf({ a: f32([2], [0, 8]) }, 9));
+    assert.throws(
+      () => E.loadSafetensors(path),
+      (e: unknown) => e instanceof InputError && e.file === path && /belong to no tensor/.test(e.message),
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 const PYTHON = '/usr/bin/python3';

@@ -4,22 +4,24 @@
  * ImageOrientationPatient, PixelSpacing) in ITK's LPS convention.
  */
 import { readImageDicomFileSeriesNode } from '@itk-wasm/dicom';
-import { readdirSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { InputError } from '../../errors.ts';
 import type { Volume } from '../volume.ts';
 import { volumeFromItk } from './itk.ts';
+import { resolveLinks, statFollowing } from './paths.ts';
 import { diagnostics, quietly } from './quiet.ts';
 
-/** Reads every regular, non-hidden file in `dir` as one series. */
+/** Reads every regular, non-hidden file in `dir` (links followed) as one series. */
 export async function readDicomSeries(dir: string): Promise<Volume> {
-  // The reader needs absolute paths (relative ones fail inside its virtual file system; FACTS.md).
-  const abs = resolve(dir);
-  const files = readdirSync(abs)
+  // The reader needs absolute paths (relative ones fail inside its virtual file system; FACTS.md),
+  // and real ones: it mounts each file's folder and cannot follow a link out of it.
+  const files = readdirSync(resolveLinks(dir))
     .filter((f) => !f.startsWith('.'))
-    .map((f) => join(abs, f))
-    .filter((f) => statSync(f).isFile())
-    .sort();
+    .map((f) => join(dir, f))
+    .filter((f) => statFollowing(f)?.isFile())
+    .sort()
+    .map(resolveLinks);
   if (files.length === 0) {
     throw new InputError(
       dir,

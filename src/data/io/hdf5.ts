@@ -5,9 +5,10 @@
  * reconstruction space (field of view / matrix size, slice thickness from the field of view's z) when
  * present, else from a `spacing` attribute [x, y, z] on the dataset, else 1 mm; origin 0, identity direction.
  */
-import { existsSync } from 'node:fs';
 import { InputError } from '../../errors.ts';
 import { IDENTITY_DIRECTION, type Geometry, type Volume, type VoxelArray } from '../volume.ts';
+import { checkDeclaredSize, type ReadOptions } from './limits.ts';
+import { resolveLinks } from './paths.ts';
 import { quietly } from './quiet.ts';
 
 export const FASTMRI_DATASETS = ['reconstruction_rss', 'reconstruction_esc'] as const;
@@ -35,8 +36,12 @@ function asVoxels(value: unknown): VoxelArray | undefined {
   return undefined;
 }
 
-export async function readFastmriHdf5(path: string): Promise<Volume> {
-  if (!existsSync(path)) throw new InputError(path, 'does not exist', 'check the path');
+/**
+ * Reads a fastMRI reconstruction (links followed); the dataset's declared size is checked against the
+ * voxel limit (limits.ts) before its voxels are read.
+ */
+export async function readFastmriHdf5(path: string, options: ReadOptions = {}): Promise<Volume> {
+  const real = resolveLinks(path);
   // loaded on first use: h5wasm's WebAssembly takes seconds to start, which every worker thread that
   // imports the readers would otherwise pay for nothing
   const { default: h5wasm } = await import('h5wasm/node');
@@ -44,7 +49,7 @@ export async function readFastmriHdf5(path: string): Promise<Volume> {
   const fix =
     'give a fastMRI .h5 file with reconstruction_rss or reconstruction_esc, complete and uncorrupted';
   // h5wasm does not throw on a broken file: it returns file_id -1 and prints HDF5 diagnostics.
-  const opened = await quietly(async () => new h5wasm.File(path, 'r'));
+  const opened = await quietly(async () => new h5wasm.File(real, 'r'));
   const file = opened.value;
   if (!file || file.file_id < 0n)
     throw new InputError(path, 'is not a readable HDF5 file (truncated or corrupt?)', fix);
@@ -61,6 +66,8 @@ export async function readFastmriHdf5(path: string): Promise<Volume> {
     const dims = entity.shape ?? [];
     if (dims.length !== 3)
       throw new InputError(path, `${name} has shape (${dims.join(', ')}), expected (slices, y, x)`, fix);
+    const [nz, ny, nx] = dims as [number, number, number];
+    checkDeclaredSize(path, [nx, ny, nz], entity.metadata.size, options);
     const read = await quietly(async () => entity.value);
     const data = asVoxels(read.value);
     if (!data)
@@ -69,7 +76,6 @@ export async function readFastmriHdf5(path: string): Promise<Volume> {
         `${name} cannot be read as real-valued voxels (dtype ${String(entity.dtype)})`,
         fix,
       );
-    const [nz, ny, nx] = dims as [number, number, number];
     const header = file.keys().includes('ismrmrd_header') ? file.get('ismrmrd_header') : null;
     const xml = header instanceof h5wasm.Dataset ? header.value : undefined;
     const attr = entity.attrs['spacing']?.value;

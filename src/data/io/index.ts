@@ -10,11 +10,20 @@ import { writeAtomically } from './atomic.ts';
 import { readDicomSeries } from './dicom.ts';
 import { formatOf, knownEnding, WRITABLE_ENDINGS } from './formats.ts';
 import { readFastmriHdf5 } from './hdf5.ts';
-import { checkMetaImageDataFile, checkNifti, nonFiniteError } from './integrity.ts';
+import {
+  checkGeometry,
+  checkMetaImageHeader,
+  checkNifti,
+  checkNrrdHeader,
+  nonFiniteError,
+} from './integrity.ts';
 import { readItkFile, writeItkFile } from './itk.ts';
+import { checkDeclaredSize, type ReadOptions } from './limits.ts';
+import { resolveLinks } from './paths.ts';
 
 export { formatOf, WRITABLE_ENDINGS, type ImageFormat } from './formats.ts';
 export { writeAtomically } from './atomic.ts';
+export { DEFAULT_MAX_VOXELS, MAX_VOXELS_ENV, maxVoxels, type ReadOptions } from './limits.ts';
 
 /** Throws InputError naming `file` when a floating-point volume holds NaN or infinite voxels. */
 export function checkFinite(vol: Volume, file: string): void {
@@ -25,8 +34,16 @@ export function checkFinite(vol: Volume, file: string): void {
   }
 }
 
-/** Reads a scan or label map: .nii/.nii.gz, .mhd(+.raw)/.mha, .nrrd, fastMRI .h5, or a DICOM series folder. */
-export async function readVolume(path: string): Promise<Volume> {
+/**
+ * Reads a scan or label map: .nii/.nii.gz, .mhd(+.raw)/.mha, .nrrd, fastMRI .h5, or a DICOM series
+ * folder. Symbolic links are followed (the format is decided by the name given). Refused, with an
+ * InputError naming `path` and the fix: a link loop or dangling link, a header declaring more voxels
+ * than the limit (`options.maxVoxels`, else KNEESEG_MAX_VOXELS, else 2^28; checked before anything
+ * is decompressed), a non-physical geometry (spacing zero, negative, NaN or infinite; non-finite
+ * origin or direction), a NIfTI file whose magic is not NIfTI's, truncated data, NaN or infinite voxels.
+ */
+export async function readVolume(path: string, options: ReadOptions = {}): Promise<Volume> {
+  resolveLinks(path); // a link loop or a dangling link is named as such, not as a missing or corrupt file
   const format = formatOf(path);
   let vol: Volume;
   switch (format) {
@@ -34,20 +51,24 @@ export async function readVolume(path: string): Promise<Volume> {
       vol = await readDicomSeries(path);
       break;
     case 'hdf5':
-      vol = await readFastmriHdf5(path);
+      vol = await readFastmriHdf5(path, options);
       break;
     case 'nifti':
-      checkNifti(path);
+      await checkNifti(path, options);
       vol = await readItkFile(path);
       break;
     case 'metaimage':
-      if (path.toLowerCase().endsWith('.mhd')) checkMetaImageDataFile(path);
+      checkMetaImageHeader(path, options);
       vol = await readItkFile(path);
       break;
     case 'nrrd':
+      checkNrrdHeader(path, options);
       vol = await readItkFile(path);
       break;
   }
+  // DICOM series are not checked before reading; their size is limited here, after the fact
+  if (format === 'dicom') checkDeclaredSize(path, vol.shape, vol.data.BYTES_PER_ELEMENT, options);
+  checkGeometry(vol, path);
   checkFinite(vol, path);
   return vol;
 }

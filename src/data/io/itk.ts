@@ -7,9 +7,14 @@
  */
 import { readImageNode, writeImageNode } from '@itk-wasm/image-io';
 import { Image, ImageType, type TypedArray } from 'itk-wasm';
-import { resolve } from 'node:path';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import { InputError } from '../../errors.ts';
 import { voxelCount, type Geometry, type Volume, type VoxelArray } from '../volume.ts';
+import { knownEnding } from './formats.ts';
+import { metaImageDataFile } from './integrity.ts';
+import { resolveLinks } from './paths.ts';
 import { diagnostics, quietly } from './quiet.ts';
 
 type ComponentType = 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32' | 'float64';
@@ -78,17 +83,58 @@ export function itkFromVolume(vol: Volume): Image {
   return image;
 }
 
-/** Reads NIfTI / MetaImage / NRRD through itk-wasm; failures become InputError naming the file. */
-export async function readItkFile(path: string): Promise<Volume> {
-  const { value, error, printed } = await quietly(() => readImageNode(resolve(path)));
-  if (!value) {
+/**
+ * The file to give itk-wasm for `path`, and how to clean up after. itk-wasm can only open a file
+ * inside the folder it mounts, and picks its reader by the file ending: so `path` is resolved through
+ * its links, and read from there when the real file keeps the ending (and a .mhd header its data file
+ * beside it). A link whose target is named otherwise (a content-addressed store such as DVC's cache)
+ * or a .mhd whose data file lies elsewhere is copied, under the link's name, into a private temporary
+ * folder first.
+ */
+function itkReadable(path: string): { file: string; dispose(): void } {
+  const real = resolveLinks(path);
+  const ending = knownEnding(path);
+  const data = ending === '.mhd' ? metaImageDataFile(path) : undefined;
+  const dataInPlace = !data || data.file === join(dirname(real), data.name);
+  if (knownEnding(real) === ending && dataInPlace) return { file: real, dispose: () => {} };
+  const dir = mkdtempSync(join(tmpdir(), 'kneeseg-read-'));
+  try {
+    const file = join(dir, basename(path));
+    copyFileSync(real, file);
+    if (data) {
+      mkdirSync(dirname(join(dir, data.name)), { recursive: true });
+      copyFileSync(data.file, join(dir, data.name));
+    }
+    return { file, dispose: () => rmSync(dir, { recursive: true, force: true }) };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
     throw new InputError(
       path,
-      `cannot be read (${diagnostics(printed, error) || 'unknown error'})`,
-      'the file is incomplete or corrupt: copy or export it again',
+      `cannot be staged for reading (${(err as Error).message})`,
+      'check that the temporary folder has space, or link to a file named like the link',
     );
   }
-  return volumeFromItk(value, path);
+}
+
+/**
+ * Reads NIfTI / MetaImage / NRRD through itk-wasm, following symbolic links; failures become
+ * InputError naming `path` (the name given, not the link's target).
+ */
+export async function readItkFile(path: string): Promise<Volume> {
+  const readable = itkReadable(path);
+  try {
+    const { value, error, printed } = await quietly(() => readImageNode(readable.file));
+    if (!value) {
+      throw new InputError(
+        path,
+        `cannot be read (${diagnostics(printed, error) || 'unknown error'})`,
+        'the file is incomplete or corrupt: copy or export it again',
+      );
+    }
+    return volumeFromItk(value, path);
+  } finally {
+    readable.dispose();
+  }
 }
 
 /** Writes NIfTI / MetaImage / NRRD through itk-wasm to exactly `path` (no atomicity here; see atomic.ts). */

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import h5wasm, { type Dataset, type File } from 'h5wasm/node';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { spacingFromIsmrmrd } from '../../../src/data/io/hdf5.ts';
 import { readVolume } from '../../../src/data/io/index.ts';
@@ -78,4 +78,25 @@ test('truncated HDF5, a file without reconstructions, and NaN voxels are InputEr
   const nan = join(dir, 'nan.h5');
   await writeFastmri(nan, 'reconstruction_rss', new Float32Array([1, NaN, 1, 1, 1, 1, 1, 1]), [2, 2, 2]);
   await assert.rejects(readVolume(nan), named(nan, /voxel \[1, 0, 0\] is NaN/));
+});
+
+test('a fastMRI file over the voxel limit, with a zero spacing, or reached through a link', async () => {
+  const dir = tempDir();
+  const named = (file: string, re: RegExp) => (e: unknown) =>
+    e instanceof InputError && e.file === file && re.test(e.message) && /Fix: /.test(e.message);
+  const path = join(dir, 'a.h5');
+  await writeFastmri(path, 'reconstruction_rss', new Float32Array(24).fill(1), [2, 3, 4]);
+  await assert.rejects(
+    readVolume(path, { maxVoxels: 23 }),
+    named(path, /declares 4 x 3 x 2 = 24 voxels .*more than the limit of 23.*KNEESEG_MAX_VOXELS=24/),
+  );
+  assert.equal((await readVolume(path, { maxVoxels: 24 })).data.length, 24);
+  const flat = join(dir, 'flat.h5');
+  await writeFastmri(flat, 'reconstruction_esc', new Float32Array(8).fill(2), [2, 2, 2], (f) => {
+    (f.get('reconstruction_esc') as Dataset).create_attribute('spacing', new Float64Array([0.3, 0, 2.5]));
+  });
+  await assert.rejects(readVolume(flat), named(flat, /spacing along axis 1 is 0/));
+  mkdirSync(join(dir, 'links'));
+  symlinkSync(path, join(dir, 'links', 'b.h5'));
+  assert.equal((await readVolume(join(dir, 'links', 'b.h5'))).data.length, 24);
 });
