@@ -9,3 +9,4 @@ export * as nn from './nn/layers.ts';
 export { Adam, AdamW, SGD, Optimizer, type OptimizerState } from './optim.ts';
 export { saveSafetensors, loadSafetensors, encodeSafetensors, decodeSafetensors } from './safetensors.ts';
 export * from './runtime.ts';
+export { MAX_WEIGHT, firstBadWeight, describeBadWeight, type BadWeight } from './weight-check.ts';

@@ -10,7 +10,14 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { loadSafetensors, tensor, type Tensor } from '../engine/index.ts';
+import {
+  describeBadWeight,
+  firstBadWeight,
+  loadSafetensors,
+  MAX_WEIGHT,
+  tensor,
+  type Tensor,
+} from '../engine/index.ts';
 import { DEFAULT_LABELS } from '../data/dataset.ts';
 import { statFollowing } from '../data/io/paths.ts';
 import { AXIS_BY_NAME, type PreprocessOptions } from '../data/preprocess.ts';
@@ -158,48 +165,16 @@ export function loadModel(path: string): LoadedModel {
   }
 }
 
-/**
- * Largest magnitude a weight may have: 1e6. Trained segmentation networks hold weights of order 1
- * (batch-norm statistics of normalized activations too); a value a million times that is what a
- * run that diverged leaves behind, and it gives NaN or meaningless outputs. Batch-norm running
- * variances are squares, so theirs is 1e12.
- */
-export const MAX_WEIGHT = 1e6;
+export { MAX_WEIGHT };
 
 const DIVERGED_FIX =
   'the training run that wrote it diverged: retrain it (e.g. with a lower optim.lr) or use the ' +
   'model.safetensors of an earlier run';
 
-/** float16 / bfloat16 bit patterns as numbers (only the size and finiteness matter here). */
-function halfToNumber(bits: number, bfloat: boolean): number {
-  if (bfloat) return new Float32Array(new Uint32Array([bits << 16]).buffer)[0]!;
-  const exponent = (bits >> 10) & 0x1f;
-  const sign = bits & 0x8000 ? -1 : 1;
-  if (exponent === 0x1f) return bits & 0x3ff ? NaN : sign * Infinity;
-  return sign * 2 ** (exponent - 15) * (exponent === 0 ? (bits & 0x3ff) / 1024 : 1 + (bits & 0x3ff) / 1024);
-}
-
-/**
- * Throws InputError naming `file` when a floating-point tensor holds NaN, an infinity or a value
- * beyond MAX_WEIGHT (integer tensors such as num_batches_tracked are counters and are not checked).
- */
+/** Throws InputError naming `file` when a weight is NaN, infinite or beyond MAX_WEIGHT (engine/weight-check.ts). */
 export function checkWeights(file: string, tensors: ReadonlyMap<string, Tensor>): void {
-  for (const [name, t] of tensors) {
-    if (!['float32', 'float64', 'float16', 'bfloat16'].includes(t.dtype)) continue;
-    const limit = name.endsWith('running_var') ? MAX_WEIGHT * MAX_WEIGHT : MAX_WEIGHT;
-    const values = t.data() as Float32Array | Float64Array | Uint16Array;
-    const half = values instanceof Uint16Array;
-    for (let i = 0; i < values.length; i++) {
-      const v = half ? halfToNumber(values[i]!, t.dtype === 'bfloat16') : values[i]!;
-      if (Number.isFinite(v) && Math.abs(v) <= limit) continue;
-      const what = Number.isFinite(v) ? `${v}, beyond the plausible ${limit}` : String(v);
-      throw new InputError(
-        file,
-        `weight ${name} holds ${what} at index ${i} (NaN, infinite or absurdly large weights)`,
-        DIVERGED_FIX,
-      );
-    }
-  }
+  const bad = firstBadWeight(tensors);
+  if (bad) throw new InputError(file, describeBadWeight(bad), DIVERGED_FIX);
 }
 
 /** Channels `index` of [N, C, H, W], in that order. */

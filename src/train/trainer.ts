@@ -11,6 +11,8 @@ import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:
 import { join } from 'node:path';
 import {
   Adam,
+  describeBadWeight,
+  firstBadWeight,
   manualSeed,
   noGrad,
   saveSafetensors,
@@ -176,8 +178,19 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   emit({ type: 'start', totalIterations, startIteration: st.iteration, parameters, resumed });
 
   const checkpoint = () => saveCheckpoint(lastPath, { modules: saved, optimizer, state: st });
-  const saveBest = () =>
-    saveSafetensors(join(out, 'model.safetensors'), method.predictor.stateDict(), o.modelMetadata);
+  /** Writes model.safetensors unless the weights are what a diverged run leaves (then says so). */
+  const saveBest = (): boolean => {
+    const weights = method.predictor.stateDict();
+    const bad = firstBadWeight(weights);
+    if (bad) {
+      const text = `model.safetensors not written: ${describeBadWeight(bad)}`;
+      log.append({ type: 'event', iteration: st.iteration, epoch: st.epoch, message: text });
+      emit({ type: 'message', text });
+      return false;
+    }
+    saveSafetensors(join(out, 'model.safetensors'), weights, o.modelMetadata);
+    return true;
+  };
 
   const started = Date.now() - st.elapsedSeconds * 1000;
   const budgetMs = config.schedule.minutes === null ? Infinity : config.schedule.minutes * 60_000;
@@ -372,7 +385,7 @@ function endOfEpochValidation(
   optimizer: Adam,
   totalIterations: number,
   log: RunLog,
-  saveBest: () => void,
+  saveBest: () => boolean,
   emit: TrainListener,
 ): void {
   const { config, method } = o;
@@ -386,12 +399,12 @@ function endOfEpochValidation(
   st.plateau = u.state;
   st.lastDice = dice;
   const score = config.schedule.selection === 'dice' ? 1 - meanOf(Object.values(dice)) : u.ema;
-  const best = score < st.bestScore;
+  // a NaN score (diverged validation) is never best, and weights that cannot be written are not either
+  const best = Number.isFinite(score) && score < st.bestScore && saveBest();
   if (best) {
     st.bestScore = score;
     st.bestEpoch = st.epoch;
     st.bestIteration = st.iteration;
-    saveBest();
   }
   log.append({
     type: 'validation',

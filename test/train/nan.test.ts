@@ -2,7 +2,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadSafetensors, scalar, type Tensor } from '../../src/engine/index.ts';
+import { loadSafetensors, noGrad, scalar, type Tensor } from '../../src/engine/index.ts';
 import { defaultKneeTree } from '../../src/hierarchy/tree.ts';
 import type { Method } from '../../src/methods/method.ts';
 import { parseConfig, type TrainConfig } from '../../src/train/config.ts';
@@ -112,6 +112,47 @@ test('non-finite losses are skipped and logged; after nanTolerance in a row trai
       for (const t of ckpt.tensors.values()) t.dispose();
     }
     assert.ok(existsSync(join(out, 'model.safetensors')));
+  } finally {
+    await opened.close();
+  }
+});
+
+test('weights a diverged run leaves (1e30) are never written as the model: the run says so and leaves none', async () => {
+  const out = join(root, 'diverged');
+  const config = parseConfig(tinyConfig(data, { method: { name: 'supervised' } }));
+  const opened = await openTrainingData(config, defaultKneeTree());
+  const events: TrainEvent[] = [];
+  try {
+    const base = methodFor('supervised', config, opened.channels);
+    // from step 2 on, one weight of the predictor is blown up after the optimizer step: the losses of
+    // the following steps may stay finite (batch norm), so only the weights tell
+    const blown = [...base.predictor.stateDict()].find(([k]) => k.endsWith('weight'))!;
+    const method: Method = {
+      ...base,
+      afterStep(ctx) {
+        base.afterStep?.(ctx);
+        if (ctx.iteration >= 2) noGrad(() => blown[1].copy_(blown[1].mul(0).add(1e30)));
+      },
+    };
+    await train({
+      config,
+      method,
+      data: opened,
+      tree: defaultKneeTree(),
+      structureNames: opened.structureNames,
+      out,
+      listener: (e) => events.push(e),
+      modelMetadata: {},
+    });
+    const messages = events.flatMap((e) => (e.type === 'message' ? [e.text] : []));
+    assert.ok(
+      messages.some((m) =>
+        m.startsWith(`model.safetensors not written: weight ${blown[0]} holds 1.0000000150474662e+30`),
+      ),
+      messages.join('\n'),
+    );
+    assert.ok(validationEntries(readLog(out)).every((v) => v.best === false));
+    assert.equal(existsSync(join(out, 'model.safetensors')), false);
   } finally {
     await opened.close();
   }
