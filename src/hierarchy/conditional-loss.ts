@@ -18,6 +18,7 @@ export type ConditionalReduction = 'entries' | 'node';
 /**
  * @param logits  [N, K, H, W] pixel-wise head
  * @param obs     [N, H, W] int64 observations (src/hierarchy/targets.ts)
+ * @param targets nodeTargets(obs, tree), when the caller has them already
  * @returns       scalar: BCE over the (pixel, node) entries whose parent is positive, reduced as above
  */
 export function conditionalBceLoss(
@@ -25,8 +26,9 @@ export function conditionalBceLoss(
   obs: Tensor,
   tree: LabelTree,
   reduction: ConditionalReduction = 'entries',
+  targets: { target: Tensor; known: Tensor } = nodeTargets(obs, tree, logits.dtype),
 ): Tensor {
-  const { target, known } = nodeTargets(obs, tree, logits.dtype);
+  const { target, known } = targets;
   const K = tree.size;
   // parent of each node; roots point to an extra channel that is always "positive"
   const parentIndex = tensor(

@@ -8,7 +8,7 @@
  * computed as logsumexp over the consistent states minus logsumexp over all legal states, so no
  * probability is ever formed.
  */
-import { where, type Tensor } from '../engine/index.ts';
+import { crossEntropy, tensor, where, type Tensor } from '../engine/index.ts';
 import { stateScores } from './states.ts';
 import { consistentStates, lookupPerPixel } from './targets.ts';
 import type { LabelTree } from './tree.ts';
@@ -18,10 +18,15 @@ import type { LabelTree } from './tree.ts';
  *
  * @param logits  [N, K, H, W]
  * @param obs     [N, H, W] int64 observations
+ * @param scores  stateScores(logits, tree), when the caller has them already
  * @returns       [N, H, W]
  */
-export function logObservedProbability(logits: Tensor, obs: Tensor, tree: LabelTree): Tensor {
-  const scores = stateScores(logits, tree); // [N, S, H, W]
+export function logObservedProbability(
+  logits: Tensor,
+  obs: Tensor,
+  tree: LabelTree,
+  scores: Tensor = stateScores(logits, tree),
+): Tensor {
   const logZ = scores.logsumexp(1);
   // consistent states per pixel; unlabelled pixels (-1) pick the extra all-ones row, so their
   // log-probability is logZ - logZ = 0
@@ -33,9 +38,38 @@ export function logObservedProbability(logits: Tensor, obs: Tensor, tree: LabelT
   return masked.logsumexp(1).sub(logZ);
 }
 
-/** L_CP (Eq. 6): scalar, mean over labelled pixels. */
-export function cpLoss(logits: Tensor, obs: Tensor, tree: LabelTree): Tensor {
-  const logP = logObservedProbability(logits, obs, tree);
+/**
+ * Per observation index + 1 (unlabelled first): the one legal state it fixes, -1 for unlabelled
+ * pixels and -2 for an observation at an inner node (which fixes no state).
+ */
+function fixedStateTable(tree: LabelTree): number[] {
+  return [
+    -1,
+    ...consistentStates(tree).map((row) => (row.filter((v) => v).length === 1 ? row.indexOf(1) : -2)),
+  ];
+}
+
+/**
+ * L_CP (Eq. 6): scalar, mean over labelled pixels. When every labelled pixel is observed at a leaf or
+ * as background (fully labelled slices, the usual case), Eq. 5 has one term and L_CP is the
+ * cross-entropy of the state scores against the state index: that path is one fused kernel instead of
+ * two masked logsumexps (same value; test/hierarchy/losses.test.ts checks both against brute force).
+ */
+export function cpLoss(
+  logits: Tensor,
+  obs: Tensor,
+  tree: LabelTree,
+  scores: Tensor = stateScores(logits, tree),
+): Tensor {
+  const table = fixedStateTable(tree);
+  const state = tensor(table, [table.length], { dtype: 'int64' })
+    .indexSelect(0, obs.add(1).flatten())
+    .reshape(...obs.shape);
+  if (!state.eq(-2).any().item()) {
+    if (!state.ge(0).any().item()) return scores.sum().mul(0); // no labelled pixel: 0, as below
+    return crossEntropy(scores, state, { ignoreIndex: -1 });
+  }
+  const logP = logObservedProbability(logits, obs, tree, scores);
   const labelled = obs.ge(0).to(logits.dtype);
   return logP.mul(labelled).sum().neg().div(labelled.sum().clamp(1, null));
 }

@@ -2,7 +2,7 @@
  * Probabilities read off the pixel-wise logits (METHOD.md sections 4-5): posteriors over the legal
  * states, node marginals (Eq. 5), and the unconditional probabilities of Eq. 8.
  */
-import { einsum, type Tensor } from '../engine/index.ts';
+import { conv2d, einsum, type Tensor } from '../engine/index.ts';
 import { ancestorMatrix, stateMatrix, stateScores } from './states.ts';
 import type { LabelTree } from './tree.ts';
 
@@ -21,7 +21,8 @@ export function nodeMarginals(logits: Tensor, tree: LabelTree): Tensor {
 
 /** log p_d = sum_{d' in U(d)} log sigmoid(z_d') (Eq. 8 in log space): [N, K, H, W]. */
 export function logUnconditionalProbability(logits: Tensor, tree: LabelTree): Tensor {
-  return einsum('nkhw,dk->ndhw', logits.logSigmoid(), ancestorMatrix(tree, logits.dtype));
+  // einsum('nkhw,dk->ndhw') as a 1x1 convolution (same sums, no permutes)
+  return conv2d(logits.logSigmoid(), ancestorMatrix(tree, logits.dtype).reshape(tree.size, tree.size, 1, 1));
 }
 
 /** p_d of Eq. 8: [N, K, H, W] (used by the consistency loss L_C). */

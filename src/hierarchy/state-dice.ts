@@ -15,10 +15,16 @@ import type { LabelTree } from './tree.ts';
 /**
  * @param logits  [N, K, H, W] pixel-wise head
  * @param obs     [N, H, W] int64 observations (src/hierarchy/targets.ts)
+ * @param scores  stateScores(logits, tree), when the caller has them already
  * @returns       scalar: 1 - mean over the S legal states (background included) of their soft Dice
  */
-export function stateDiceLoss(logits: Tensor, obs: Tensor, tree: LabelTree): Tensor {
-  const posterior = stateScores(logits, tree).softmax(1); // [N, S, H, W], Eq. 4
+export function stateDiceLoss(
+  logits: Tensor,
+  obs: Tensor,
+  tree: LabelTree,
+  scores: Tensor = stateScores(logits, tree),
+): Tensor {
+  const posterior = scores.softmax(1); // [N, S, H, W], Eq. 4
   // one-hot state of each pixel: a leaf or background observation is consistent with exactly one state
   const consistent = consistentStates(tree);
   const target = lookupPerPixel(consistent, obs, logits.dtype); // unlabelled pixels: all zeros

@@ -4,7 +4,7 @@
  * a positive node has exactly one positive child, so these are all the legal states; for the knee
  * tree that is 1 + 6 = 7 states. A deeper or wider tree gives 1 + (number of leaves) states.
  */
-import { einsum, tensor, type DType, type Tensor } from '../engine/index.ts';
+import { conv2d, tensor, type DType, type Tensor } from '../engine/index.ts';
 import type { LabelTree } from './tree.ts';
 
 /** The legal states as 0/1 rows over the K nodes; row 0 is background, row s >= 1 is leaf s - 1. */
@@ -36,7 +36,9 @@ export function stateMatrix(tree: LabelTree, dtype: DType = 'float32'): Tensor {
  * @returns       [N, S, H, W]
  */
 export function stateScores(logits: Tensor, tree: LabelTree): Tensor {
-  return einsum('nkhw,sk->nshw', logits, stateMatrix(tree, logits.dtype));
+  // einsum('nkhw,sk->nshw') as a 1x1 convolution: the same sums, without the permutes einsum makes
+  // (measured 2-3x faster forward and backward at 128 x 128)
+  return conv2d(logits, stateMatrix(tree, logits.dtype).reshape(-1, tree.size, 1, 1));
 }
 
 /** [K, K] 0/1: row d marks U(d). */

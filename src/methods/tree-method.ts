@@ -12,6 +12,7 @@ import { noGrad, type Tensor } from '../engine/index.ts';
 import { conditionalBceLoss } from '../hierarchy/conditional-loss.ts';
 import { cpLoss } from '../hierarchy/cp-loss.ts';
 import { stateDiceLoss } from '../hierarchy/state-dice.ts';
+import { stateScores } from '../hierarchy/states.ts';
 import { decodeTree } from '../hierarchy/decode.ts';
 import { unconditionalProbability } from '../hierarchy/marginals.ts';
 import { labelsToObservations, nodeTargets } from '../hierarchy/targets.ts';
@@ -44,14 +45,24 @@ export function createTreeMethod(ctx: MethodContext, s: TreeMethodSwitches): Met
   const opt = ctx.treeOptions ?? TreeOptionsSchema.parse({});
   const model = ctx.buildModel({ outChannels: tree.size, levelSet: s.levelSet });
 
-  /** the pixel-wise terms of the labelled slices for the current stage */
-  function pixelTerms(logits: Tensor, obs: Tensor, stage: 1 | 2): Record<string, Tensor> {
-    const terms: Record<string, Tensor> = { cp: cpLoss(logits, obs, tree) };
+  /**
+   * The pixel-wise terms of the labelled slices for the current stage. The state scores feed L_CP and
+   * the Dice term, the node targets the conditional BCE and L_LS: each is computed once per step.
+   */
+  function pixelTerms(
+    logits: Tensor,
+    obs: Tensor,
+    targets: { target: Tensor; known: Tensor },
+    stage: 1 | 2,
+  ): Record<string, Tensor> {
+    const scores = stateScores(logits, tree);
+    const terms: Record<string, Tensor> = { cp: cpLoss(logits, obs, tree, scores) };
     if (s.twoStage && stage === 2) terms.up = upLoss(logits, obs, tree, s.upForm);
-    else terms.cond = conditionalBceLoss(logits, obs, tree, opt.condReduction);
-    if (opt.diceWeight > 0) terms.dice = stateDiceLoss(logits, obs, tree);
+    else terms.cond = conditionalBceLoss(logits, obs, tree, opt.condReduction, targets);
+    if (opt.diceWeight > 0) terms.dice = stateDiceLoss(logits, obs, tree, scores);
     return terms;
   }
+  const targetsOf = (obs: Tensor, dtype: Tensor['dtype']) => noGrad(() => nodeTargets(obs, tree, dtype));
 
   /** L_CTU (or stage 1's cond + cp) plus the weighted Dice term */
   const pixelTotal = (terms: Record<string, Tensor>): Tensor =>
@@ -72,12 +83,13 @@ export function createTreeMethod(ctx: MethodContext, s: TreeMethodSwitches): Met
       const L = batch.numLabeled;
       const obs = labelsToObservations(batch.label, tree);
       const logitsL = splitBatch(out.logits, L).labelled;
-      const terms = pixelTerms(logitsL, obs, c.stage);
+      const targets = targetsOf(obs, logitsL.dtype);
+      const terms = pixelTerms(logitsL, obs, targets, c.stage);
       let total = pixelTotal(terms);
       if (s.levelSet) {
         if (!out.levelSet) throw new Error(`${s.name}: the model has no level-set head`);
         const w = levelSetWeights(s.schedule, c.iteration, c.maxIterations);
-        const { target, known } = noGrad(() => nodeTargets(obs, tree));
+        const { target, known } = targets;
         const sdf = batch.sdf ?? noGrad(() => sdfFromMasks(target, batch.spacing, opt.sdfForm));
         terms.ls = levelSetLoss(splitBatch(out.levelSet, L).labelled, sdf, known);
         total = total.add(terms.ls.mul(w.levelSet));
@@ -96,7 +108,8 @@ export function createTreeMethod(ctx: MethodContext, s: TreeMethodSwitches): Met
     validationLoss(batch: Batch, c: StepContext): Tensor {
       return noGrad(() => {
         const logits = splitBatch(model.forward(batch.image).logits, batch.numLabeled).labelled;
-        const terms = pixelTerms(logits, labelsToObservations(batch.label, tree), c.stage);
+        const obs = labelsToObservations(batch.label, tree);
+        const terms = pixelTerms(logits, obs, targetsOf(obs, logits.dtype), c.stage);
         return pixelTotal(terms);
       });
     },

@@ -52,6 +52,36 @@ for (const [name, make] of trees) {
     }
   });
 
+  test(`L_CP on leaf-only observations (its cross-entropy path) equals the brute force and finite differences (${name} tree)`, () => {
+    const tree = make();
+    const [N, H, W] = [2, 3, 4];
+    // observations: -1 unlabelled, 0 background, or a leaf: each fixes one legal state
+    const choices = [-1, 0, ...tree.leaves.map((l) => l + 1)];
+    for (const seed of [21, 22]) {
+      const z = randomLogits([N, tree.size, H, W], 50, seed);
+      const picks = randomObservations([N, H, W], choices.length - 2, seed + 10).values;
+      const values = picks.map((p) => choices[p + 1]!);
+      const obs = tensor(values, [N, H, W], { dtype: 'int64' });
+      const want = meanOverObserved(
+        [N, H, W],
+        values,
+        (n, h, w, o) => -bruteLogObserved(z.pixel(n, h, w), o, tree),
+      );
+      const got = cpLoss(z.tensor(), obs, tree).item();
+      assert.ok(Math.abs(got - want) <= 1e-9 * Math.max(1, Math.abs(want)), `${got} vs ${want}`);
+      const small = randomLogits([N, tree.size, H, W], 4, seed);
+      const err = gradientError((x) => cpLoss(x, obs, tree), small.values, [N, tree.size, H, W]);
+      assert.ok(err < 1e-6, `gradient error ${err}`);
+    }
+    // no labelled pixel: 0 (and a gradient of zeros), not the NaN of an empty mean
+    const none = cpLoss(
+      randomLogits([1, tree.size, 2, 2], 4, 1).tensor(),
+      tensor([-1, -1, -1, -1], [1, 2, 2], { dtype: 'int64' }),
+      tree,
+    );
+    assert.equal(Math.abs(none.item()), 0);
+  });
+
   test(`L_UP equals the float64 brute force, logits in [-50, 50] (${name} tree)`, () => {
     const tree = make();
     const [N, H, W] = [2, 3, 4];
