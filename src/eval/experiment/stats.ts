@@ -28,5 +28,8 @@ export function pairedWilcoxon(a: readonly number[], b: readonly number[]): Pair
   // the test is undefined with fewer than two pairs or when every difference is zero
   if (n < 2 || x.every((v, i) => v === y[i])) return { n, pValue: NaN, meanDifference };
   const r = wilcoxon(x, y) as { pValue: number };
-  return { n, pValue: r.pValue, meanDifference };
+  // the exact two-sided p is 2 min(P(T <= t), P(T >= t)); at the centre of the discrete null both
+  // tails hold more than half the mass and the doubled value passes 1 (stdlib gave 1.125 for ranks
+  // -2, -3, +1, +4); a probability is capped at 1, as SciPy's wilcoxon does
+  return { n, pValue: Math.min(1, r.pValue), meanDifference };
 }

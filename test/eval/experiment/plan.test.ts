@@ -65,6 +65,14 @@ test('paired Wilcoxon signed-rank test: the value scipy gives for the same pairs
   // NaN pairs are dropped; identical samples give no test
   assert.equal(pairedWilcoxon([1, NaN, 2], [0, 5, 1]).n, 2);
   assert.ok(Number.isNaN(pairedWilcoxon([1, 2, 3], [1, 2, 3]).pValue));
+  // differences ranked -2, -3, +1, +4: W+ = W- = 5, the centre of the null; brute force over the 16
+  // sign patterns: P(W+ <= 5) = P(W+ >= 5) = 9/16, so the doubled tail is 9/8 and p is 1
+  let atMost5 = 0;
+  for (let m = 0; m < 16; m++)
+    atMost5 += [1, 2, 3, 4].reduce((s, r, i) => s + (m & (1 << i) ? r : 0), 0) <= 5 ? 1 : 0;
+  assert.equal(atMost5 / 16, 9 / 16);
+  const centred = pairedWilcoxon([0.848, 0.805, 0.8535, 0.8545], [0.8505, 0.8136, 0.8528, 0.8225]);
+  assert.equal(centred.pValue, 1);
 });
 
 /** Dotted paths of the leaves where two parsed configurations differ. */
