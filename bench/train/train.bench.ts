@@ -7,6 +7,12 @@
  * supervised step-time ratio per backbone.
  *
  *   node --import tsx bench/train/train.bench.ts [--iterations N] [--medt-iterations N] [--backbones unet,medt]
+ *                                                [--rounds R] [--demo]
+ *
+ * `--rounds R` runs SSHCPS and supervised alternately R times per backbone and reports the median of
+ * the R ratios: on a shared machine a load that comes and goes then hits both methods alike.
+ * `--demo` uses the demo's configuration (128 x 128, U-Net of 8 base channels, DEMO_CONFIG of
+ * src/cli/demo.ts) instead of the paper's input and default networks; its ratio is kept as `unet-demo`.
  *
  * The synthetic cohort is generated once into the system's temporary folder and reused. Figures come
  * from RUN/log.jsonl (seconds_per_step, data_wait_seconds, logged every iteration); the first
@@ -24,6 +30,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { writeSynthCohort } from '../../src/data/synth/index.ts';
 import { runTraining } from '../../src/train/run.ts';
+import { mergeConfig } from '../../src/train/config.ts';
+import { DEMO_CONFIG } from '../../src/cli/demo.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -31,8 +39,12 @@ const { values: args } = parseArgs({
     'medt-iterations': { type: 'string', default: '5' },
     /** comma-separated: which backbones to run (MedT needs ~11 GB) */
     backbones: { type: 'string', default: 'unet,medt' },
+    rounds: { type: 'string', default: '1' },
+    demo: { type: 'boolean', default: false },
   },
 });
+const ROUNDS = Math.max(1, Number(args.rounds));
+const DEMO = args.demo;
 const METHODS = ['sshcps', 'supervised'] as const;
 type BenchMethod = (typeof METHODS)[number];
 type Backbone = 'unet' | 'medt';
@@ -40,7 +52,9 @@ const BACKBONES = args.backbones.split(',').map((b) => b.trim()) as Backbone[];
 for (const b of BACKBONES)
   if (b !== 'unet' && b !== 'medt') throw new Error(`--backbones: unknown backbone "${b}" (unet, medt)`);
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
-const SIZE: [number, number] = [288, 240];
+const SIZE: [number, number] = DEMO ? (DEMO_CONFIG.data.size as [number, number]) : [288, 240];
+/** the key of a backbone's ratio in results.json */
+const key = (b: Backbone): string => (DEMO ? `${b}-demo` : b);
 
 interface TrainLine {
   type: string;
@@ -64,17 +78,15 @@ async function bench(data: string, backbone: Backbone, method: BenchMethod, iter
   const out = mkdtempSync(join(tmpdir(), `kneeseg-bench-train-${backbone}-${method}-`));
   const load = loadavg()[0]!;
   try {
-    const { summary } = await runTraining(
-      {
-        data: { dir: data, size: SIZE },
-        model: { backbone },
-        method: { name: method },
-        schedule: { maxIterations: iterations, iterationsPerEpoch: 1000, validationSlices: 4 },
-        logEvery: 1,
-        checkpointEvery: 1000,
-      },
-      { out },
-    );
+    const own = {
+      data: { dir: data, size: SIZE },
+      model: { backbone },
+      method: { name: method },
+      schedule: { maxIterations: iterations, iterationsPerEpoch: 1000, validationSlices: 4 },
+      logEvery: 1,
+      checkpointEvery: 1000,
+    };
+    const { summary } = await runTraining(DEMO ? mergeConfig(DEMO_CONFIG, own) : own, { out });
     const lines = readFileSync(join(out, 'log.jsonl'), 'utf8')
       .split('\n')
       .filter((l) => l.trim())
@@ -85,7 +97,7 @@ async function bench(data: string, backbone: Backbone, method: BenchMethod, iter
     const wait = mean(rest.map((e) => e.data_wait_seconds));
     return {
       date: new Date().toISOString(),
-      backbone,
+      backbone: key(backbone),
       method,
       input: `3x${SIZE[0]}x${SIZE[1]}`,
       batch: '2 labelled + 2 unlabelled',
@@ -114,17 +126,23 @@ type Row = Awaited<ReturnType<typeof bench>> & { step_ratio_vs_supervised?: numb
 
 const data = await cohort();
 const rows: Row[] = [];
-for (const backbone of BACKBONES)
-  for (const method of METHODS) {
-    const iterations = Number(backbone === 'medt' ? args['medt-iterations'] : args.iterations);
-    rows.push(await bench(data, backbone, method, iterations));
-  }
-/** SSHCPS / supervised seconds per step on the same backbone */
-const ratios: Partial<Record<Backbone, number>> = {};
+/** SSHCPS / supervised seconds per step on the same backbone: the median over the rounds */
+const ratios: Record<string, number> = {};
 for (const backbone of BACKBONES) {
-  const sshcps = rows.find((r) => r.backbone === backbone && r.method === 'sshcps')!;
-  const supervised = rows.find((r) => r.backbone === backbone && r.method === 'supervised')!;
-  ratios[backbone] = sshcps.step_ratio_vs_supervised = sshcps.seconds_per_step / supervised.seconds_per_step;
+  const iterations = Number(backbone === 'medt' ? args['medt-iterations'] : args.iterations);
+  const perRound: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    const sshcps: Row = await bench(data, backbone, 'sshcps', iterations);
+    const supervised: Row = await bench(data, backbone, 'supervised', iterations);
+    perRound.push((sshcps.step_ratio_vs_supervised = sshcps.seconds_per_step / supervised.seconds_per_step));
+    rows.push(sshcps, supervised);
+  }
+  perRound.sort((a, b) => a - b);
+  ratios[key(backbone)] = perRound[Math.floor((perRound.length - 1) / 2)]!;
+  if (ROUNDS > 1)
+    console.log(
+      `${key(backbone)}: ratios of the ${ROUNDS} rounds ${perRound.map((x) => x.toFixed(2)).join(', ')}`,
+    );
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(4)} %`;
@@ -158,7 +176,9 @@ for (const r of rows)
     ].join(' | '),
   );
 for (const [b, x] of Object.entries(ratios))
-  console.log(`${b}: one SSHCPS step takes ${x.toFixed(2)} x a supervised step`);
+  console.log(
+    `${b}: one SSHCPS step takes ${x.toFixed(2)} x a supervised step${ROUNDS > 1 ? ' (median of the rounds)' : ''}`,
+  );
 // keep the rows (and ratios) of backbones not run this time, dated as they were
 const previous = existsSync(RESULTS)
   ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as {
@@ -168,10 +188,10 @@ const previous = existsSync(RESULTS)
     })
   : {};
 const kept = (previous.rows ?? [])
-  .filter((r) => !BACKBONES.includes(r.backbone as Backbone))
+  .filter((r) => !BACKBONES.map(key).includes(r.backbone))
   .map((r) => ({ date: previous.date, ...r }));
 const keptRatios = Object.fromEntries(
-  Object.entries(previous.step_ratio_vs_supervised ?? {}).filter(([b]) => !BACKBONES.includes(b as Backbone)),
+  Object.entries(previous.step_ratio_vs_supervised ?? {}).filter(([b]) => !BACKBONES.map(key).includes(b)),
 );
 writeFileSync(
   RESULTS,
