@@ -11,6 +11,7 @@ interface Flags {
   out: string;
   backbone?: 'medt' | 'unet';
   seeds?: string;
+  seed?: string;
   minutesPerRun?: string;
   maxIterations?: string;
   config?: string;
@@ -29,6 +30,7 @@ export function experimentCommand(program: Command): void {
     .requiredOption('--out <dir>', 'experiment folder (finished runs in it are reused)')
     .option('--backbone <name>', 'medt | unet')
     .option('--seeds <k>', 'repeat every run with k seeds (default 1; 3 for options)')
+    .option('--seed <s>', 'first seed of the runs and of the split (default 0)')
     .option('--minutes-per-run <m>', 'time budget of each training run')
     .option(
       '--max-iterations <n>',
@@ -46,6 +48,7 @@ export function experimentCommand(program: Command): void {
         out: f.out,
         backbone: f.backbone,
         seeds: f.seeds === undefined ? undefined : Number(f.seeds),
+        seed: f.seed === undefined ? undefined : Number(f.seed),
         minutesPerRun: f.minutesPerRun === undefined ? undefined : Number(f.minutesPerRun),
         maxIterations: f.maxIterations === undefined ? undefined : Number(f.maxIterations),
         baseConfig: f.config ? readConfigFile(f.config) : undefined,
