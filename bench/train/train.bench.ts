@@ -45,8 +45,7 @@ const { values: args } = parseArgs({
 });
 const ROUNDS = Math.max(1, Number(args.rounds));
 const DEMO = args.demo;
-const METHODS = ['sshcps', 'supervised'] as const;
-type BenchMethod = (typeof METHODS)[number];
+type BenchMethod = 'sshcps' | 'supervised';
 type Backbone = 'unet' | 'medt';
 const BACKBONES = args.backbones.split(',').map((b) => b.trim()) as Backbone[];
 for (const b of BACKBONES)
