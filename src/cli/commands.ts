@@ -5,6 +5,7 @@ import { inspectCommand } from './inspect.ts';
 import { synthCommand } from './synth.ts';
 import { modelCommand } from './model.ts';
 import { predictCommand } from './predict.ts';
+import { measureCommand } from './measure.ts';
 import { reportCommand } from './report.ts';
 import { trainCommand } from './train.ts';
 import { doctorCommand } from './doctor.ts';
@@ -21,5 +22,6 @@ export const subcommands: ((program: Command) => void)[] = [
   experimentCommand,
   demoCommand,
   predictCommand,
+  measureCommand,
   doctorCommand,
 ];

@@ -13,15 +13,15 @@
  * A scan that fails (unreadable, 2-D, ...) is reported through the listener and skipped; the others
  * go on. The library never prints.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readVolume, writeLabelMap, writeVolume } from '../data/io/index.ts';
 import { InputError, KneesegError } from '../errors.ts';
 import type { LoadedModel } from './load-model.ts';
-import { measureLabelMap, measurementsCsv, measurementsJson, type CaseMeasurements } from './measure.ts';
+import type { CaseMeasurements } from './measure.ts';
 import { predictVolume, type PredictOptions } from './predict.ts';
+import { measureCase, writeMeasurements } from './run-measure.ts';
 import { listScans, type ScanInput } from './scans.ts';
-import { projectThickness, thicknessPng } from './thickness-map.ts';
 import type { KneeSide } from './volume.ts';
 
 export const OUTPUT_ENDINGS = ['.nii.gz', '.nii', '.mha', '.nrrd'] as const;
@@ -64,13 +64,7 @@ export async function predictCase(
   for (const [name, vol] of pred.probabilities ?? [])
     await writeVolume(join(o.output, 'probabilities', `${scan.id}_${name}.nii.gz`), vol);
   if (o.measure === false) return { output };
-  const { measurements, maps } = measureLabelMap(scan.id, pred.labels, m.structures, { side: o.side });
-  for (const [plate, map] of maps) {
-    const dir = join(o.output, 'thickness');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `${scan.id}_${plate}.png`), thicknessPng(projectThickness(map, pred.labels)));
-  }
-  return { output, measurements };
+  return { output, measurements: measureCase(scan.id, pred.labels, m.structures, o.output, o.side) };
 }
 
 /** An error of one scan as an InputError naming it (readers of broken files may throw plain errors). */
@@ -97,7 +91,7 @@ export async function predictScans(
   const done: { scan: ScanInput; output: string; measurements?: CaseMeasurements }[] = [];
   const failed: { scan: ScanInput; error: KneesegError }[] = [];
   const measured: CaseMeasurements[] = [];
-  const files = [join(o.output, 'measurements.csv'), join(o.output, 'measurements.json')];
+  let files: string[] = [];
   for (const [index, scan] of scans.entries()) {
     listener({ type: 'case-start', index, total: scans.length, scan });
     const t0 = performance.now();
@@ -108,9 +102,7 @@ export async function predictScans(
       done.push({ scan, ...r });
       if (r.measurements) {
         measured.push(r.measurements);
-        // rewritten after every case, so an interrupted run keeps what it measured
-        writeFileSync(files[0]!, measurementsCsv(measured));
-        writeFileSync(files[1]!, measurementsJson(measured, m.structures, { model: m.file }));
+        files = writeMeasurements(o.output, measured, m.structures, { model: m.file });
       }
       listener({
         type: 'case-done',
@@ -126,5 +118,5 @@ export async function predictScans(
       listener({ type: 'case-failed', index, total: scans.length, scan, error });
     }
   }
-  return { done, failed, measurementFiles: measured.length ? files : [] };
+  return { done, failed, measurementFiles: files };
 }

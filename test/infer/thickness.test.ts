@@ -9,6 +9,7 @@ import {
   type Spacing3,
 } from '../../src/infer/thickness.ts';
 import { mulberry32 } from '../../src/data/random.ts';
+import { localThicknessByPainting } from '../helpers/thickness-painting.ts';
 
 function make(shape: Shape3, inside: (x: number, y: number, z: number) => boolean): Uint8Array {
   const m = new Uint8Array(shape[0] * shape[1] * shape[2]);
@@ -154,6 +155,157 @@ test('ridge pruning and ball painting equal the brute-force definition on random
     for (let i = 0; i < m.length; i++)
       assert.ok(Math.abs(got[i]! - want[i]!) < 1e-5, `trial ${trial} voxel ${i}: ${got[i]} vs ${want[i]}`);
   }
+});
+
+/**
+ * The definition in float64 with typed arrays, for grids of thousands of voxels: r^2(c) by brute
+ * force over the background, then tau(p) = max 2 r(c) over c with |p - c|^2 < r^2(c) (the 1e-9 keeps
+ * points on a sphere, ties up to rounding, outside it). Also returns the largest r.
+ */
+function definitionOracle(
+  mask: Uint8Array,
+  shape: Shape3,
+  sp: Spacing3,
+): { tau: Float64Array; rMax: number } {
+  const n = mask.length;
+  const [fg, bg] = [[] as number[], [] as number[]];
+  for (let i = 0; i < n; i++) (mask[i] ? fg : bg).push(i);
+  const coords = (list: number[]) => {
+    const c = new Float64Array(3 * list.length);
+    list.forEach((i, k) => {
+      c[3 * k] = (i % shape[0]) * sp[0];
+      c[3 * k + 1] = (Math.floor(i / shape[0]) % shape[1]) * sp[1];
+      c[3 * k + 2] = Math.floor(i / (shape[0] * shape[1])) * sp[2];
+    });
+    return c;
+  };
+  const [F, B] = [coords(fg), coords(bg)];
+  const d2 = (P: Float64Array, a: number, Q: Float64Array, b: number) =>
+    (P[3 * a]! - Q[3 * b]!) ** 2 +
+    (P[3 * a + 1]! - Q[3 * b + 1]!) ** 2 +
+    (P[3 * a + 2]! - Q[3 * b + 2]!) ** 2;
+  const r2 = new Float64Array(fg.length).fill(Infinity);
+  for (let a = 0; a < fg.length; a++)
+    for (let b = 0; b < bg.length; b++) r2[a] = Math.min(r2[a]!, d2(F, a, B, b));
+  const tau = new Float64Array(n);
+  let rMax = 0;
+  for (let c = 0; c < fg.length; c++) {
+    rMax = Math.max(rMax, Math.sqrt(r2[c]!));
+    for (let p = 0; p < fg.length; p++)
+      if (d2(F, p, F, c) < r2[c]! * (1 - 1e-9)) tau[fg[p]!] = Math.max(tau[fg[p]!]!, 2 * Math.sqrt(r2[c]!));
+  }
+  return { tau, rMax };
+}
+
+/** Random plates (tilted, bent, of varying thickness) and blobs (ellipsoids, some hollowed). */
+function randomShape(rng: () => number, shape: Shape3, kind: 'plate' | 'blob'): Uint8Array {
+  const [nx, ny, nz] = shape;
+  const m = new Uint8Array(nx * ny * nz);
+  if (kind === 'plate') {
+    const [a, b] = [rng() - 0.5, rng() - 0.5];
+    const [t0, t1, bend] = [1.5 + rng() * 4, rng() * 0.2, rng() * 0.05];
+    return make(shape, (x, y, z) => {
+      const mid = nz / 2 + a * (x - nx / 2) + b * (y - ny / 2) + bend * (x - nx / 2) ** 2;
+      return Math.abs(z - mid) < (t0 + t1 * x) / 2;
+    });
+  }
+  for (let k = 0; k < 1 + Math.floor(rng() * 3); k++) {
+    const c = shape.map((s) => s * (0.25 + 0.5 * rng()));
+    const ax = shape.map((s) => 2 + rng() * s * 0.45);
+    const hollow = rng() < 0.3;
+    for (let i = 0; i < m.length; i++) {
+      const p = [i % nx, Math.floor(i / nx) % ny, Math.floor(i / (nx * ny))];
+      const q = p.reduce((s, v, e) => s + ((v - c[e]!) / ax[e]!) ** 2, 0);
+      if (q < 1) m[i] = hollow && q < 0.2 ? m[i]! : 1;
+    }
+  }
+  return m;
+}
+
+test('largest-first equals the definition on random plates and blobs, anisotropic spacing, large balls included', () => {
+  const rng = mulberry32(21);
+  let largeBalls = 0;
+  for (let trial = 0; trial < 10; trial++) {
+    // x finely sampled, so that balls a few mm wide span more than 16 voxels along it
+    const shape: Shape3 = [
+      24 + Math.floor(rng() * 9),
+      14 + Math.floor(rng() * 7),
+      10 + Math.floor(rng() * 5),
+    ];
+    const sp: Spacing3 = [0.15 + 0.1 * rng(), 0.3 + 0.2 * rng(), 0.5 + 0.3 * rng()];
+    const m = randomShape(rng, shape, trial % 2 ? 'blob' : 'plate');
+    if (m.every((v) => v === 1)) m[0] = 0;
+    const got = localThicknessOnGrid(m, shape, sp);
+    const { tau: want, rMax } = definitionOracle(m, shape, sp);
+    // Balls wider than 16 voxels are cut by their processed neighbours (thickness.ts): make sure
+    // some trials have them.
+    if (2 * rMax > 16 * Math.min(...sp)) largeBalls++;
+    for (let i = 0; i < m.length; i++)
+      assert.ok(Math.abs(got[i]! - want[i]!) < 1e-5, `trial ${trial} voxel ${i}: ${got[i]} vs ${want[i]}`);
+  }
+  assert.ok(largeBalls >= 3, `only ${largeBalls} trials with large balls`);
+});
+
+test('supersampled: each voxel the mean of the definition over its 2x2x2 sub-voxels, random plates and blobs', () => {
+  const rng = mulberry32(23);
+  for (let trial = 0; trial < 4; trial++) {
+    const shape: Shape3 = [10 + Math.floor(rng() * 5), 8 + Math.floor(rng() * 5), 6 + Math.floor(rng() * 4)];
+    const sp: Spacing3 = [0.7, 0.365 + 0.2 * rng(), 0.365];
+    const m = randomShape(rng, shape, trial % 2 ? 'blob' : 'plate');
+    const [nx, ny, nz] = shape;
+    // the documented grid: the plate's bounding box grown by one voxel, each voxel split in 2x2x2
+    const lo = [nx, ny, nz];
+    const hi = [-1, -1, -1];
+    m.forEach((v, i) => {
+      if (!v) return;
+      const p = [i % nx, Math.floor(i / nx) % ny, Math.floor(i / (nx * ny))];
+      for (let a = 0; a < 3; a++) [lo[a], hi[a]] = [Math.min(lo[a]!, p[a]!), Math.max(hi[a]!, p[a]!)];
+    });
+    for (let a = 0; a < 3; a++)
+      [lo[a], hi[a]] = [Math.max(0, lo[a]! - 1), Math.min(shape[a]! - 1, hi[a]! + 1)];
+    const sub: Shape3 = [0, 1, 2].map((a) => 2 * (hi[a]! - lo[a]! + 1)) as unknown as Shape3;
+    const fine = make(
+      sub,
+      (x, y, z) => m[lo[0]! + (x >> 1) + nx * (lo[1]! + (y >> 1) + ny * (lo[2]! + (z >> 1)))]! === 1,
+    );
+    const { tau } = definitionOracle(fine, sub, [sp[0] / 2, sp[1] / 2, sp[2] / 2]);
+    const got = localThickness(m, shape, sp);
+    for (let i = 0; i < m.length; i++) {
+      const [x, y, z] = [
+        (i % nx) - lo[0]!,
+        (Math.floor(i / nx) % ny) - lo[1]!,
+        Math.floor(i / (nx * ny)) - lo[2]!,
+      ];
+      let want = 0;
+      if (m[i])
+        for (let c = 0; c < 8; c++)
+          want += tau[2 * x + (c & 1) + sub[0] * (2 * y + ((c >> 1) & 1) + sub[1] * (2 * z + (c >> 2)))]! / 8;
+      assert.ok(Math.abs(got[i]! - want) < 1e-5, `trial ${trial} voxel ${i}: ${got[i]} vs ${want}`);
+    }
+  }
+});
+
+test('largest-first gives the painting it replaced, value for value, on larger random shapes', () => {
+  const rng = mulberry32(22);
+  for (let trial = 0; trial < 6; trial++) {
+    const shape: Shape3 = [
+      40 + Math.floor(rng() * 30),
+      24 + Math.floor(rng() * 20),
+      16 + Math.floor(rng() * 16),
+    ];
+    const sp: Spacing3 = [0.15 + 0.2 * rng(), 0.3 + 0.4 * rng(), 0.4 + 0.6 * rng()];
+    const m = randomShape(rng, shape, trial % 2 ? 'blob' : 'plate');
+    const got = localThicknessOnGrid(m, shape, sp);
+    const want = localThicknessByPainting(m, shape, sp);
+    for (let i = 0; i < m.length; i++) assert.equal(got[i], want[i], `trial ${trial} voxel ${i}`);
+  }
+  // Through the supersampled path too.
+  const shape: Shape3 = [24, 20, 12];
+  const m = randomShape(rng, shape, 'blob');
+  assert.deepEqual(
+    localThickness(m, shape, [0.7, 0.365, 0.365]),
+    localThickness(m, shape, [0.7, 0.365, 0.365], {}, localThicknessByPainting),
+  );
 });
 
 test('supersampled thickness is the mean over sub-voxels of the thickness of the upsampled mask', () => {

@@ -1,0 +1,171 @@
+/**
+ * Seconds for one plate's local thickness (plateThickness, src/infer/thickness.ts: largest ball
+ * first) against the ball painting it replaced (test/helpers/thickness-painting.ts), with the same
+ * 2x supersampling, on label maps of an OAI DESS scan's size, 160 x 192 x 192 voxels of
+ * 0.7 x 0.365 x 0.365 mm:
+ *
+ *   femoral, tibial, patellar  the cartilage plates of a synthetic knee (src/data/synth) at that grid
+ *   blob-40                    a ball 40 voxels across on every axis (28 x 14.6 x 14.6 mm)
+ *   all-femoral                the whole map femoral cartilage (no background voxel, so no ball has
+ *                              a radius: NaN, as the module comment says)
+ *   98%-128x128x24             a bad map of FACTS.md's size, 128 x 128 x 24 voxels of
+ *                              0.365 x 0.365 x 0.7 mm, 98% one plate, the rest a background ellipsoid
+ *   tibia-bone                 the synthetic tibia (bone, about 40 mm thick) measured as if a plate
+ *   98%-full                   160 x 192 x 192, 98% one plate, the rest a background ball (not run by
+ *                              default: several minutes)
+ *
+ *   node --import tsx bench/thickness/thickness.bench.ts [--cases a,b,...] [--old-limit 120]
+ *
+ * The painting runs in a child process stopped after --old-limit seconds; where it finishes, the two
+ * maps are compared value for value. One run each, single thread, wall-clock seconds; the load
+ * average is printed because the machine may be shared. Results: a table on stdout and
+ * runs/bench/thickness.json. bench/ measures; it never asserts.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KNEE_LABELS } from '../../src/data/labels.ts';
+import { renderCase } from '../../src/data/synth/generate.ts';
+import { sampleSubject } from '../../src/data/synth/subject.ts';
+import { localThickness, type Shape3, type Spacing3 } from '../../src/infer/thickness.ts';
+import { localThicknessByPainting } from '../../test/helpers/thickness-painting.ts';
+
+const OAI_SHAPE: Shape3 = [160, 192, 192];
+const OAI_SPACING: Spacing3 = [0.7, 0.365, 0.365];
+const DEFAULT_CASES = [
+  'femoral',
+  'tibial',
+  'patellar',
+  'blob-40',
+  'all-femoral',
+  '98%-128x128x24',
+  'tibia-bone',
+];
+
+interface Case {
+  readonly name: string;
+  readonly mask: Uint8Array;
+  readonly shape: Shape3;
+  readonly spacing: Spacing3;
+}
+
+function arg(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : fallback;
+}
+
+function make(shape: Shape3, inside: (x: number, y: number, z: number) => boolean): Uint8Array {
+  const m = new Uint8Array(shape[0] * shape[1] * shape[2]);
+  for (let z = 0, i = 0; z < shape[2]; z++)
+    for (let y = 0; y < shape[1]; y++) for (let x = 0; x < shape[0]; x++, i++) m[i] = inside(x, y, z) ? 1 : 0;
+  return m;
+}
+
+let knee: Uint8Array | undefined;
+function kneeLabel(label: number): Uint8Array {
+  knee ??= renderCase(sampleSubject(3), { shape: OAI_SHAPE, spacing: OAI_SPACING }).label.data;
+  return knee.map((v) => (v === label ? 1 : 0));
+}
+
+function buildCase(name: string): Case {
+  const oai = (mask: Uint8Array): Case => ({ name, mask, shape: OAI_SHAPE, spacing: OAI_SPACING });
+  const [cx, cy, cz] = OAI_SHAPE.map((n) => n / 2) as [number, number, number];
+  switch (name) {
+    case 'femoral':
+      return oai(kneeLabel(KNEE_LABELS.femoral_cartilage));
+    case 'tibial':
+      return oai(kneeLabel(KNEE_LABELS.tibial_cartilage));
+    case 'patellar':
+      return oai(kneeLabel(KNEE_LABELS.patellar_cartilage));
+    case 'tibia-bone':
+      return oai(kneeLabel(KNEE_LABELS.tibia));
+    case 'blob-40':
+      return oai(make(OAI_SHAPE, (x, y, z) => (x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2 < 20 ** 2));
+    case 'all-femoral':
+      return oai(new Uint8Array(OAI_SHAPE[0] * OAI_SHAPE[1] * OAI_SHAPE[2]).fill(1));
+    case '98%-128x128x24': {
+      const shape: Shape3 = [128, 128, 24];
+      // a background ball of 2% of the map, off centre
+      const mask = make(shape, (x, y, z) => (x - 40) ** 2 + (y - 80) ** 2 + 4 * (z - 12) ** 2 >= 15.5 ** 2);
+      return { name, mask, shape, spacing: [0.365, 0.365, 0.7] };
+    }
+    case '98%-full':
+      return oai(make(OAI_SHAPE, (x, y, z) => (x - 50) ** 2 + (y - 70) ** 2 + (z - 120) ** 2 >= 30.4 ** 2));
+    default:
+      throw new Error(`unknown case ${name}; cases: ${[...DEFAULT_CASES, '98%-full'].join(', ')}`);
+  }
+}
+
+/** Child process: the painting on the case in `dir`, its map written next to it. */
+function runOld(dir: string): void {
+  const { shape, spacing } = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) as Case;
+  const mask = new Uint8Array(readFileSync(join(dir, 'mask.bin')));
+  const t0 = performance.now();
+  const map = localThickness(mask, shape, spacing, {}, localThicknessByPainting);
+  const seconds = (performance.now() - t0) / 1000;
+  writeFileSync(join(dir, 'map.bin'), map);
+  console.log(JSON.stringify({ seconds }));
+}
+
+function main(): void {
+  const oldLimit = Number(arg('old-limit', '120'));
+  const names = arg('cases', DEFAULT_CASES.join(',')).split(',');
+  const rows: Record<string, unknown>[] = [];
+  const self = fileURLToPath(import.meta.url);
+  const fmt = (s: number | null) => (s === null ? `>${oldLimit}` : s.toFixed(2));
+  console.log(
+    `load average ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} (2 cores)`,
+  );
+  console.log('case             plate voxels   new s   old s   old/new  same map');
+  for (const name of names) {
+    const c = buildCase(name);
+    const voxels = c.mask.reduce((s, v) => s + v, 0);
+    const t0 = performance.now();
+    const map = localThickness(c.mask, c.shape, c.spacing);
+    const newS = (performance.now() - t0) / 1000;
+
+    const dir = mkdtempSync(join(tmpdir(), 'kneeseg-thickness-'));
+    writeFileSync(join(dir, 'case.json'), JSON.stringify({ shape: c.shape, spacing: c.spacing }));
+    writeFileSync(join(dir, 'mask.bin'), c.mask);
+    const child = spawnSync(process.execPath, [...process.execArgv, self, '--old', dir], {
+      encoding: 'utf8',
+      timeout: oldLimit * 1000,
+      env: { ...process.env, KNEESEG_THREADS: '1' },
+    });
+    let oldS: number | null = null;
+    let same = '-';
+    if (child.status === 0) {
+      oldS = (JSON.parse(child.stdout.trim().split('\n').pop()!) as { seconds: number }).seconds;
+      const old = new Float32Array(new Uint8Array(readFileSync(join(dir, 'map.bin'))).buffer);
+      same = old.every((v, i) => Object.is(v, map[i])) ? 'yes' : 'NO';
+    } else if (child.signal === null) throw new Error(`painting failed on ${name}: ${child.stderr}`);
+    rmSync(dir, { recursive: true, force: true });
+    const ratio = oldS === null ? `>${+(oldLimit / newS).toPrecision(2)}` : (oldS / newS).toFixed(1);
+    console.log(
+      `${name.padEnd(16)} ${String(voxels).padStart(12)} ${newS.toFixed(2).padStart(7)} ${fmt(oldS).padStart(7)} ${ratio.padStart(9)}  ${same}`,
+    );
+    rows.push({
+      case: name,
+      shape: c.shape,
+      spacing: c.spacing,
+      voxels,
+      newSeconds: newS,
+      oldSeconds: oldS,
+      same,
+    });
+  }
+  mkdirSync('runs/bench', { recursive: true });
+  writeFileSync(
+    'runs/bench/thickness.json',
+    `${JSON.stringify({ oldLimit, load: loadavg(), rows }, null, 2)}\n`,
+  );
+  console.log('wrote runs/bench/thickness.json');
+}
+
+const oldAt = process.argv.indexOf('--old');
+if (oldAt >= 0) runOld(process.argv[oldAt + 1]!);
+else main();
