@@ -1,9 +1,11 @@
 /** Small fixtures shared by the I/O tests (and the inference tests): volumes, a DICOM series writer. */
 import dcmjs from 'dcmjs';
+import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Geometry, Volume, VoxelArray } from '../../../src/data/volume.ts';
+import { InputError } from '../../../src/errors.ts';
 
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'kneeseg-io-'));
@@ -112,5 +114,18 @@ export function assertClose(
   actual.forEach((a, i) => {
     if (!(Math.abs(a - expected[i]!) <= tol))
       throw new Error(`${what}[${i}]: ${a} vs ${expected[i]} (tol ${tol})`);
+  });
+}
+
+/** `p` rejects with one line, an InputError naming `file`, matching `problem`, with a fix. */
+export async function rejectsNaming(p: Promise<unknown>, file: string, problem: RegExp): Promise<void> {
+  await assert.rejects(p, (err: unknown) => {
+    assert.ok(err instanceof InputError, `expected InputError, got ${String(err)}`);
+    assert.equal(err.file, file);
+    assert.ok(err.message.startsWith(`${file}: `), err.message);
+    assert.ok(!err.message.includes('\n'), `one line: ${err.message}`);
+    assert.match(err.message, problem);
+    assert.match(err.message, /Fix: /);
+    return true;
   });
 }

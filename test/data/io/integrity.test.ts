@@ -7,20 +7,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { readVolume, writeVolume } from '../../../src/data/io/index.ts';
 import { writeItkFile } from '../../../src/data/io/itk.ts';
-import { InputError } from '../../../src/errors.ts';
-import { obliqueVolume, tempDir } from './helpers.ts';
 
-async function rejectsNaming(p: Promise<unknown>, file: string, problem: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof InputError, `expected InputError, got ${String(err)}`);
-    assert.equal(err.file, file);
-    assert.ok(err.message.startsWith(`${file}: `), err.message);
-    assert.ok(!err.message.includes('\n'), `one line: ${err.message}`);
-    assert.match(err.message, problem);
-    assert.match(err.message, /Fix: /);
-    return true;
-  });
-}
+import { obliqueVolume, rejectsNaming, tempDir } from './helpers.ts';
 
 async function niftiBytes(dir: string): Promise<Buffer> {
   const path = join(dir, 'base.nii');

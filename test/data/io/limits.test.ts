@@ -12,20 +12,8 @@ import {
   writeVolume,
   WRITABLE_ENDINGS,
 } from '../../../src/data/io/index.ts';
-import { ConfigError, InputError } from '../../../src/errors.ts';
-import { obliqueVolume, tempDir } from './helpers.ts';
-
-async function rejectsNaming(p: Promise<unknown>, file: string, problem: RegExp): Promise<void> {
-  await assert.rejects(p, (err: unknown) => {
-    assert.ok(err instanceof InputError, `expected InputError, got ${String(err)}`);
-    assert.equal(err.file, file);
-    assert.ok(err.message.startsWith(`${file}: `), err.message);
-    assert.ok(!err.message.includes('\n'), `one line: ${err.message}`);
-    assert.match(err.message, problem);
-    assert.match(err.message, /Fix: /);
-    return true;
-  });
-}
+import { ConfigError } from '../../../src/errors.ts';
+import { obliqueVolume, rejectsNaming, tempDir } from './helpers.ts';
 
 /** An uncompressed NIfTI-1 file of a small float32 volume, as bytes to patch. */
 async function niftiBytes(dir: string): Promise<Buffer> {
