@@ -7,8 +7,15 @@ import { defaultKneeTree } from '../../src/hierarchy/tree.ts';
 import type { Method } from '../../src/methods/method.ts';
 import { parseConfig } from '../../src/train/config.ts';
 import { openTrainingData } from '../../src/train/slice-data.ts';
-import { train } from '../../src/train/trainer.ts';
-import { readLog, tempDir, tinyCohort, tinyConfig, validationEntries, methodFor } from './helpers.ts';
+import {
+  readLog,
+  tempDir,
+  tinyCohort,
+  tinyConfig,
+  validationEntries,
+  methodFor,
+  trainOn,
+} from './helpers.ts';
 
 const root = tempDir('train-best');
 let data = '';
@@ -53,13 +60,7 @@ test('model.safetensors holds the weights of the validation with the best EMA-VL
     };
     const keys = [...method.predictor.stateDict().keys()];
     const hashes = new Map<number, string>();
-    const result = await train({
-      config,
-      method,
-      data: opened,
-      tree: defaultKneeTree(),
-      structureNames: opened.structureNames,
-      out,
+    const result = await trainOn(opened, config, method, out, {
       listener: (e) => {
         if (e.type === 'validation') hashes.set(e.iteration, hashOf(method.predictor.stateDict(), keys));
       },

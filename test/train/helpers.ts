@@ -10,6 +10,9 @@ import { buildModel } from '../../src/models/registry.ts';
 import { createMethod } from '../../src/methods/registry.ts';
 import type { Method } from '../../src/methods/method.ts';
 import type { LogEntry } from '../../src/train/run-log.ts';
+import type { OpenedTrainingData } from '../../src/train/slice-data.ts';
+import type { TrainListener } from '../../src/train/events.ts';
+import { train, type TrainResult } from '../../src/train/trainer.ts';
 
 /** A temporary folder removed when the test file ends (call it at the top level of the file). */
 export function tempDir(prefix: string): string {
@@ -75,3 +78,23 @@ export const trainEntries = (log: LogEntry[]): TrainEntry[] =>
   log.filter((e): e is TrainEntry => e.type === 'train');
 export const validationEntries = (log: LogEntry[]): ValidationEntry[] =>
   log.filter((e): e is ValidationEntry => e.type === 'validation');
+
+/** train() on opened data with the knee tree, as src/train/run.ts calls it. */
+export function trainOn(
+  opened: OpenedTrainingData,
+  config: TrainConfig,
+  method: Method,
+  out: string,
+  o: { listener?: TrainListener; modelMetadata?: Record<string, string> } = {},
+): Promise<TrainResult> {
+  return train({
+    config,
+    method,
+    data: opened,
+    tree: defaultKneeTree(),
+    structureNames: opened.structureNames,
+    out,
+    listener: o.listener,
+    modelMetadata: o.modelMetadata ?? {},
+  });
+}

@@ -8,7 +8,6 @@ import type { Method } from '../../src/methods/method.ts';
 import { parseConfig, type TrainConfig } from '../../src/train/config.ts';
 import { openTrainingData } from '../../src/train/slice-data.ts';
 import type { TrainEvent } from '../../src/train/events.ts';
-import { train } from '../../src/train/trainer.ts';
 import {
   readLog,
   tempDir,
@@ -17,6 +16,7 @@ import {
   trainEntries,
   validationEntries,
   methodFor,
+  trainOn,
 } from './helpers.ts';
 
 const root = tempDir('train-nan');
@@ -52,16 +52,7 @@ test('non-finite losses are skipped and logged; after nanTolerance in a row trai
   try {
     // step 6 (iteration 7) poisons its input; steps 18.. (iterations 19, 20, 21) have a NaN `spike`
     const method = faultyMethod(config, opened.channels, 6, 18);
-    const result = await train({
-      config,
-      method,
-      data: opened,
-      tree: defaultKneeTree(),
-      structureNames: opened.structureNames,
-      out,
-      listener: (e) => events.push(e),
-      modelMetadata: {},
-    });
+    const result = await trainOn(opened, config, method, out, { listener: (e) => events.push(e) });
 
     assert.equal(result.state.iteration, 21);
     assert.match(result.state.stopped ?? '', /^3 consecutive non-finite losses \(term [a-z, ]*spike/);
@@ -134,16 +125,7 @@ test('weights a diverged run leaves (1e30) are never written as the model: the r
         if (ctx.iteration >= 2) noGrad(() => blown[1].copy_(blown[1].mul(0).add(1e30)));
       },
     };
-    await train({
-      config,
-      method,
-      data: opened,
-      tree: defaultKneeTree(),
-      structureNames: opened.structureNames,
-      out,
-      listener: (e) => events.push(e),
-      modelMetadata: {},
-    });
+    await trainOn(opened, config, method, out, { listener: (e) => events.push(e) });
     const messages = events.flatMap((e) => (e.type === 'message' ? [e.text] : []));
     assert.ok(
       messages.some((m) =>

@@ -11,7 +11,7 @@ import { defaultKneeTree } from '../../src/hierarchy/tree.ts';
 import type { Method } from '../../src/methods/method.ts';
 import { parseConfig, type TrainConfig } from '../../src/train/config.ts';
 import { openTrainingData } from '../../src/train/slice-data.ts';
-import { stage1Learned, train, type TrainResult } from '../../src/train/trainer.ts';
+import { stage1Learned, type TrainResult } from '../../src/train/trainer.ts';
 import {
   readLog,
   tempDir,
@@ -20,6 +20,7 @@ import {
   trainEntries,
   validationEntries,
   methodFor,
+  trainOn,
 } from './helpers.ts';
 
 const root = tempDir('train-selection');
@@ -64,15 +65,7 @@ async function run(
             })
         : base.decode,
     };
-    const result = await train({
-      config,
-      method,
-      data: opened,
-      tree,
-      structureNames: opened.structureNames,
-      out,
-      modelMetadata: { format: 'kneeseg-model' },
-    });
+    const result = await trainOn(opened, config, method, out, { modelMetadata: { format: 'kneeseg-model' } });
     return { result, out, config };
   } finally {
     await opened.close();
