@@ -15,9 +15,13 @@
  *                              default: several minutes)
  *
  *   node --import tsx bench/thickness/thickness.bench.ts [--cases a,b,...] [--old-limit 120]
+ *     [--baseline PATH/src/infer/thickness.ts]
  *
- * The painting runs in a child process stopped after --old-limit seconds; where it finishes, the two
- * maps are compared value for value. One run each, single thread, wall-clock seconds; the load
+ * Each method runs in a fresh child process (so that none inherits another's heap); the painting is
+ * stopped after --old-limit seconds, and where it finishes the two maps are compared value for
+ * value. --baseline times another version's localThickness (e.g. a checkout of an earlier commit:
+ * `git worktree add /tmp/before <commit>`, then `--baseline /tmp/before/src/infer/thickness.ts`) in
+ * the same run and compares its map too. One run each, single thread, wall-clock seconds; the load
  * average is printed because the machine may be shared. Results: a table on stdout and
  * runs/bench/thickness.json. bench/ measures; it never asserts.
  */
@@ -25,7 +29,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { KNEE_LABELS } from '../../src/data/labels.ts';
 import { renderCase } from '../../src/data/synth/generate.ts';
 import { sampleSubject } from '../../src/data/synth/subject.ts';
@@ -98,55 +102,82 @@ function buildCase(name: string): Case {
   }
 }
 
-/** Child process: the painting on the case in `dir`, its map written next to it. */
-function runOld(dir: string): void {
+type LocalThickness = typeof localThickness;
+
+/**
+ * Child process: one method on the case in `dir` (this localThickness, the painting, or the
+ * localThickness of the module at `baseline`), its map written next to it as `{method}.bin`.
+ */
+async function runChild(dir: string, method: string, baseline: string): Promise<void> {
   const { shape, spacing } = JSON.parse(readFileSync(join(dir, 'case.json'), 'utf8')) as Case;
   const mask = new Uint8Array(readFileSync(join(dir, 'mask.bin')));
+  const other =
+    method === 'baseline'
+      ? ((await import(pathToFileURL(baseline).href)) as { localThickness: LocalThickness }).localThickness
+      : undefined;
   const t0 = performance.now();
-  const map = localThickness(mask, shape, spacing, {}, localThicknessByPainting);
+  const map =
+    method === 'painting'
+      ? localThickness(mask, shape, spacing, {}, localThicknessByPainting)
+      : (other ?? localThickness)(mask, shape, spacing);
   const seconds = (performance.now() - t0) / 1000;
-  writeFileSync(join(dir, 'map.bin'), map);
+  writeFileSync(join(dir, `${method}.bin`), map);
   console.log(JSON.stringify({ seconds }));
+}
+
+/** Runs `method` on the case in `dir` in a fresh process; its seconds and map, null past `limit` s. */
+function timed(
+  dir: string,
+  method: string,
+  baseline: string,
+  limit: number,
+): { seconds: number; map: Float32Array } | null {
+  const child = spawnSync(
+    process.execPath,
+    [...process.execArgv, fileURLToPath(import.meta.url), '--child', dir, method, baseline],
+    { encoding: 'utf8', timeout: limit * 1000, env: { ...process.env, KNEESEG_THREADS: '1' } },
+  );
+  if (child.status !== 0) {
+    if (child.signal !== null) return null;
+    throw new Error(`${method} failed: ${child.stderr}`);
+  }
+  const { seconds } = JSON.parse(child.stdout.trim().split('\n').pop()!) as { seconds: number };
+  const map = new Float32Array(new Uint8Array(readFileSync(join(dir, `${method}.bin`))).buffer);
+  return { seconds, map };
 }
 
 function main(): void {
   const oldLimit = Number(arg('old-limit', '120'));
+  const baseline = arg('baseline', '');
   const names = arg('cases', DEFAULT_CASES.join(',')).split(',');
   const rows: Record<string, unknown>[] = [];
-  const self = fileURLToPath(import.meta.url);
   const fmt = (s: number | null) => (s === null ? `>${oldLimit}` : s.toFixed(2));
   console.log(
     `load average ${loadavg()
       .map((l) => l.toFixed(1))
       .join(' ')} (2 cores)`,
   );
-  console.log('case             plate voxels   new s   old s   old/new  same map');
+  console.log(
+    `case             plate voxels   new s   old s   old/new  same map${baseline ? '  baseline s  same map' : ''}`,
+  );
   for (const name of names) {
     const c = buildCase(name);
     const voxels = c.mask.reduce((s, v) => s + v, 0);
-    const t0 = performance.now();
-    const map = localThickness(c.mask, c.shape, c.spacing);
-    const newS = (performance.now() - t0) / 1000;
-
     const dir = mkdtempSync(join(tmpdir(), 'kneeseg-thickness-'));
     writeFileSync(join(dir, 'case.json'), JSON.stringify({ shape: c.shape, spacing: c.spacing }));
     writeFileSync(join(dir, 'mask.bin'), c.mask);
-    const child = spawnSync(process.execPath, [...process.execArgv, self, '--old', dir], {
-      encoding: 'utf8',
-      timeout: oldLimit * 1000,
-      env: { ...process.env, KNEESEG_THREADS: '1' },
-    });
-    let oldS: number | null = null;
-    let same = '-';
-    if (child.status === 0) {
-      oldS = (JSON.parse(child.stdout.trim().split('\n').pop()!) as { seconds: number }).seconds;
-      const old = new Float32Array(new Uint8Array(readFileSync(join(dir, 'map.bin'))).buffer);
-      same = old.every((v, i) => Object.is(v, map[i])) ? 'yes' : 'NO';
-    } else if (child.signal === null) throw new Error(`painting failed on ${name}: ${child.stderr}`);
+    const now = timed(dir, 'new', baseline, 3600)!;
+    const same = (other: { map: Float32Array } | null) =>
+      other === null ? '-' : other.map.every((v, i) => Object.is(v, now.map[i])) ? 'yes' : 'NO';
+    const old = timed(dir, 'painting', baseline, oldLimit);
+    const before = baseline ? timed(dir, 'baseline', baseline, 3600) : null;
     rmSync(dir, { recursive: true, force: true });
+    const newS = now.seconds;
+    const oldS = old?.seconds ?? null;
     const ratio = oldS === null ? `>${+(oldLimit / newS).toPrecision(2)}` : (oldS / newS).toFixed(1);
     console.log(
-      `${name.padEnd(16)} ${String(voxels).padStart(12)} ${newS.toFixed(2).padStart(7)} ${fmt(oldS).padStart(7)} ${ratio.padStart(9)}  ${same}`,
+      `${name.padEnd(16)} ${String(voxels).padStart(12)} ${newS.toFixed(2).padStart(7)} ${fmt(oldS).padStart(7)} ${ratio.padStart(9)}  ${same(old).padEnd(8)}` +
+        (before ? `  ${before.seconds.toFixed(2).padStart(10)}  ${same(before)}` : ''),
     );
     rows.push({
       case: name,
@@ -155,17 +186,21 @@ function main(): void {
       voxels,
       newSeconds: newS,
       oldSeconds: oldS,
-      same,
+      same: same(old),
+      baselineSeconds: before?.seconds ?? null,
+      baselineSame: same(before),
     });
   }
   mkdirSync('runs/bench', { recursive: true });
   writeFileSync(
     'runs/bench/thickness.json',
-    `${JSON.stringify({ oldLimit, load: loadavg(), rows }, null, 2)}\n`,
+    `${JSON.stringify({ oldLimit, baseline: baseline || null, load: loadavg(), rows }, null, 2)}\n`,
   );
   console.log('wrote runs/bench/thickness.json');
 }
 
-const oldAt = process.argv.indexOf('--old');
-if (oldAt >= 0) runOld(process.argv[oldAt + 1]!);
-else main();
+const childAt = process.argv.indexOf('--child');
+if (childAt >= 0) {
+  const [dir, method, baseline] = process.argv.slice(childAt + 1);
+  await runChild(dir!, method!, baseline ?? '');
+} else main();

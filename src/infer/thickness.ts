@@ -20,6 +20,10 @@
  *    thinned where it is cut.
  * 3. centres whose ball lies inside a 26-neighbour's ball (r(n) >= r(c) + |n - c|) are dropped: they
  *    cannot raise any tau (the "distance ridge" of Dougherty & Kunzelmann's Local Thickness plugin).
+ * 3b. centres whose ball provably takes nothing (every voxel of it is in the ball of a ridge centre
+ *    with a larger radius) are dropped too, in one pass in memory order before any voxel is taken:
+ *    see UselessBalls, which proves it for most balls of a thick structure with a curved boundary
+ *    from three uphill neighbours and a search of a few voxels.
  * 4. largest ball first: the remaining centres are sorted by decreasing radius, and each ball gives
  *    its diameter to the voxels inside it that no earlier ball took. The first ball to reach a voxel
  *    is the largest containing it, so this is tau, and each voxel is written once.
@@ -48,12 +52,12 @@
  * of 1e-9 against rounding), and voxels are tested with the painting's own float64 expression, so
  * the map is the painting's value for value (test/infer/thickness.test.ts checks both against each
  * other and against the definition in float64).
- * Cost: the EDT and the ridge test are O(f^3 V) for V voxels in the bounding box, the sort is linear
- * (counting sorts on r^2's float32 bits); then a constant per ridge centre plus the pyramid nodes its
- * caps meet. One core of a shared machine, 160 x 192 x 192 voxels of 0.7 x 0.365 x 0.365 mm
- * (bench/thickness/, README "Speed"): a synthetic femoral plate 2-3.5 s, half of it the EDT (the
- * painting was as fast there), a ball 40 voxels across 0.7-3 s (the painting: 14-35 s), the
- * synthetic tibia bone as a plate (40 mm thick, 6 million ridge centres) about 35 s.
+ * Cost: the EDT, the ridge test and step 3b are O(f^3 V) for V voxels in the bounding box (the EDT
+ * about the plate's voxels, see src/levelset/edt.ts), the sort is linear (counting sorts on r^2's
+ * float32 bits); then a constant per kept ridge centre plus the pyramid nodes its caps meet. On a
+ * map nearly all one plate, the centres left after step 3b are mostly on the grid's faces (there the
+ * uphill neighbours are off the grid), and they are what remains expensive (bench/thickness/,
+ * README "Speed").
  */
 import { squaredDistanceToForeground, type Mask } from '../levelset/edt.ts';
 import { percentileSorted } from '../eval/percentile.ts';
@@ -82,14 +86,21 @@ const PAINT_BALL = 256;
 const SMALL_BALL = 16;
 /** cuts kept per ball, the deepest: they bound its box and are tested against each pyramid node */
 const MAX_CUTS = 8;
-/** a ball's search starts at the lowest pyramid level whose nodes are >= START_SPAN / 4 of its box */
-const START_SPAN = 16;
+/** every ridge ball is painted when their volumes add up to at most this many times the grid's voxels */
+const PAINT_ALL = 16;
+/** a ball's search starts at the lowest pyramid level where at most this many nodes meet its box */
+const START_NODES = 32;
 
 /**
  * Local thickness on the grid as given (no supersampling): tau per voxel in the units of `spacing`,
  * 0 outside the mask, NaN everywhere in the mask if the grid has no background voxel at all.
  */
-export function localThicknessOnGrid(mask: Mask, shape: Shape3, spacing: Spacing3): Float32Array {
+export function localThicknessOnGrid(
+  mask: Mask,
+  shape: Shape3,
+  spacing: Spacing3,
+  method: GridMethod = 'auto',
+): Float32Array {
   const [nx, ny, nz] = shape;
   const n = nx * ny * nz;
   if (mask.length !== n)
@@ -107,7 +118,17 @@ export function localThicknessOnGrid(mask: Mask, shape: Shape3, spacing: Spacing
   if (nBackground === 0) return tau.fill(NaN);
   // Squared radius of the largest ball centred at each voxel: squared distance to the background.
   const r2 = squaredDistanceToForeground(background, shape, spacing, new Float32Array(n)) as Float32Array;
-  const ridge = new RidgeOrder(r2, shape, spacing, background);
+  const paintCost = ridgeCentreFlags(r2, shape, spacing, background);
+  if (method === 'painting' || (method === 'auto' && paintCost <= PAINT_ALL * n)) {
+    // Thin structures: painting every ridge ball costs less than ordering them.
+    for (let z = 0, c = 0; z < nz; z++)
+      for (let y = 0; y < ny; y++)
+        for (let x = 0; x < nx; x++, c++)
+          if (background[c] === 1)
+            paintMax(tau, shape, spacing, x, y, z, r2[c]! * (1 - REL_EPS), 2 * Math.sqrt(r2[c]!));
+    return tau;
+  }
+  const ridge = new RidgeOrder(r2, mask, shape, spacing, background);
   const free = new FreeVoxels(mask, shape, spacing);
   const steps = Int32Array.from(NEIGHBOURS, ([dx, dy, dz]) => dx + nx * (dy + ny * dz));
   const voxelVolume = spacing[0] * spacing[1] * spacing[2];
@@ -144,6 +165,29 @@ export function localThicknessOnGrid(mask: Mask, shape: Shape3, spacing: Spacing
     r2[c] = -r2[c]!;
   }
   return tau;
+}
+
+/**
+ * How many ridge centres the largest-first pass visits (`kept`) and how many UselessBalls proved
+ * to take nothing (`dropped`), on the grid as given: for tests and bench/thickness/.
+ */
+export function ridgeCentres(
+  mask: Mask,
+  shape: Shape3,
+  spacing: Spacing3,
+): { kept: number; dropped: number } {
+  const background = Uint8Array.from(mask, (v) => (v ? 0 : 1));
+  const r2 = squaredDistanceToForeground(
+    background,
+    shape,
+    spacing,
+    new Float32Array(mask.length),
+  ) as Float32Array;
+  ridgeCentreFlags(r2, shape, spacing, background);
+  const ridge = new RidgeOrder(r2, mask, shape, spacing, background);
+  let kept = 0;
+  while (ridge.next() >= 0) kept++;
+  return { kept, dropped: ridge.dropped };
 }
 
 /**
@@ -185,6 +229,80 @@ function paintFree(
   return taken;
 }
 
+/** tau = max(tau, diameter) on the voxels strictly within the ball of squared radius `rr2` about (x, y, z). */
+function paintMax(
+  tau: Float32Array,
+  shape: Shape3,
+  spacing: Spacing3,
+  x: number,
+  y: number,
+  z: number,
+  rr2: number,
+  diameter: number,
+): void {
+  const [nx, ny, nz] = shape;
+  const [hx, hy, hz] = spacing;
+  const r = Math.sqrt(rr2);
+  const kz = Math.floor(r / hz);
+  for (let w = Math.max(0, z - kz); w <= Math.min(nz - 1, z + kz); w++) {
+    const remZ = rr2 - ((w - z) * hz) ** 2;
+    if (remZ <= 0) continue;
+    const ky = Math.floor(Math.sqrt(remZ) / hy);
+    for (let v = Math.max(0, y - ky); v <= Math.min(ny - 1, y + ky); v++) {
+      const remY = remZ - ((v - y) * hy) ** 2;
+      if (remY <= 0) continue;
+      const kx = Math.floor(Math.sqrt(remY) / hx);
+      const row = nx * (v + ny * w);
+      for (let u = Math.max(0, x - kx); u <= Math.min(nx - 1, x + kx); u++) {
+        if (((u - x) * hx) ** 2 < remY && tau[row + u]! < diameter) tau[row + u] = diameter;
+      }
+    }
+  }
+}
+
+/**
+ * Step 3 of the module comment: `flags[c]` = 1 for the ridge centres, 0 elsewhere. Returns the sum of
+ * the ridge balls' volumes in voxels (what painting them all costs).
+ */
+function ridgeCentreFlags(r2: Float32Array, shape: Shape3, spacing: Spacing3, flags: Uint8Array): number {
+  const [nx, ny, nz] = shape;
+  const [hx, hy, hz] = spacing;
+  const step = Int32Array.from(NEIGHBOURS, ([dx, dy, dz]) => dx + nx * (dy + ny * dz));
+  const len = Float64Array.from(NEIGHBOURS, ([dx, dy, dz]) => Math.hypot(dx * hx, dy * hy, dz * hz));
+  let volume = 0;
+  // A neighbour with no larger r2 cannot hold c's ball ((rc + |d|) (1 - REL_EPS) > rc while
+  // rc < |d| (1 / REL_EPS - 1); with 1e5 for room): its square root is not needed.
+  const uphillOnly = 1e5 * Math.min(...len);
+  for (let z = 0, c = 0; z < nz; z++) {
+    for (let y = 0; y < ny; y++) {
+      for (let x = 0; x < nx; x++, c++) {
+        flags[c] = 0;
+        const rc2 = r2[c]!;
+        if (rc2 === 0) continue;
+        const rc = Math.sqrt(rc2);
+        // Not a ridge centre when a neighbour's ball contains c's ball.
+        const inner = x > 0 && y > 0 && z > 0 && x < nx - 1 && y < ny - 1 && z < nz - 1;
+        let covered = false;
+        for (let k = 0; k < 26 && !covered; k++) {
+          if (!inner) {
+            const u = x + OX[k]!;
+            const v = y + OY[k]!;
+            const w = z + OZ[k]!;
+            if (u < 0 || v < 0 || w < 0 || u >= nx || v >= ny || w >= nz) continue;
+          }
+          const rn2 = r2[c + step[k]!]!;
+          if (rn2 <= rc2 && rc < uphillOnly) continue;
+          covered = Math.sqrt(rn2) >= (rc + len[k]!) * (1 - REL_EPS);
+        }
+        if (covered) continue;
+        flags[c] = 1;
+        volume += rc2 * rc;
+      }
+    }
+  }
+  return ((4 / 3) * Math.PI * volume) / (hx * hy * hz);
+}
+
 /**
  * The ridge centres (step 3 of the module comment) by decreasing r2 (ties in any order). They are
  * bucketed by the high 16 bits of r2's float32 pattern (a positive float32's bits order like its
@@ -200,49 +318,36 @@ class RidgeOrder {
   private pos = 0;
   private temp = new Uint32Array(0);
   private readonly count = new Uint32Array(257);
+  /** ridge centres dropped by UselessBalls */
+  dropped = 0;
 
   /**
    * `r2` must not change until the centres are taken, except by negating those already returned;
-   * `scratch` (n bytes) is overwritten.
+   * `scratch` holds ridgeCentreFlags' flags and is overwritten (2: dropped by UselessBalls).
    */
-  constructor(r2: Float32Array, shape: Shape3, spacing: Spacing3, scratch: Uint8Array) {
+  constructor(r2: Float32Array, mask: Mask, shape: Shape3, spacing: Spacing3, scratch: Uint8Array) {
     const [nx, ny, nz] = shape;
     const [hx, hy, hz] = spacing;
-    const step = Int32Array.from(NEIGHBOURS, ([dx, dy, dz]) => dx + nx * (dy + ny * dz));
-    const len = Float64Array.from(NEIGHBOURS, ([dx, dy, dz]) => Math.hypot(dx * hx, dy * hy, dz * hz));
     const bits = new Uint32Array(r2.buffer, r2.byteOffset, r2.length);
     this.bits = bits;
+    // Only balls that FreeVoxels takes with cuts are worth the test (a small one costs less).
+    const useless = new UselessBalls(r2, mask, shape, spacing, scratch);
+    const bigR2 = ((SMALL_BALL * Math.min(hx, hy, hz)) / 2) ** 2;
     const histogram = new Uint32Array(65536);
-    for (let z = 0, c = 0; z < nz; z++) {
-      for (let y = 0; y < ny; y++) {
-        for (let x = 0; x < nx; x++, c++) {
-          scratch[c] = 0;
-          const rc2 = r2[c]!;
-          if (rc2 === 0) continue;
-          const rc = Math.sqrt(rc2);
-          // Not a ridge centre when a neighbour's ball contains c's ball.
-          const inner = x > 0 && y > 0 && z > 0 && x < nx - 1 && y < ny - 1 && z < nz - 1;
-          let covered = false;
-          for (let k = 0; k < 26 && !covered; k++) {
-            if (!inner) {
-              const u = x + OX[k]!;
-              const v = y + OY[k]!;
-              const w = z + OZ[k]!;
-              if (u < 0 || v < 0 || w < 0 || u >= nx || v >= ny || w >= nz) continue;
-            }
-            covered = Math.sqrt(r2[c + step[k]!]!) >= (rc + len[k]!) * (1 - REL_EPS);
-          }
-          if (covered) continue;
-          scratch[c] = 1;
-          histogram[65535 - (bits[c]! >>> 16)]!++;
-        }
-      }
+    for (let z = 0, c = 0; z < nz; z++)
+      for (let y = 0; y < ny; y++)
+        for (let x = 0; x < nx; x++, c++)
+          if (scratch[c] === 1 && r2[c]! > bigR2 && useless.test(c, x, y, z)) scratch[c] = 2;
+    for (let c = 0; c < r2.length; c++) {
+      if (scratch[c] === 1) histogram[65535 - (bits[c]! >>> 16)]!++;
+      else if (scratch[c] === 2) this.dropped++;
     }
     const start = this.start;
     for (let b = 0; b < 65536; b++) start[b + 1] = start[b]! + histogram[b]!;
     const fill = start.slice(0, 65536);
     this.order = new Uint32Array(start[65536]!);
-    for (let c = 0; c < r2.length; c++) if (scratch[c]) this.order[fill[65535 - (bits[c]! >>> 16)]!++] = c;
+    for (let c = 0; c < r2.length; c++)
+      if (scratch[c] === 1) this.order[fill[65535 - (bits[c]! >>> 16)]!++] = c;
   }
 
   /** The next centre, or -1 after the last. */
@@ -272,6 +377,306 @@ class RidgeOrder {
     for (let b = 1; b < 257; b++) count[b]! += count[b - 1]!;
     for (let i = 0; i < n; i++) order[from + count[255 - ((bits[temp[i]!]! >>> 8) & 255)]!++] = temp[i]!;
   }
+}
+
+/** Boxes of more grid points than this are not searched by UselessBalls (the ball is kept). */
+const USELESS_BOX = 512;
+/** Slack, in voxels, of UselessBalls' box against rounding (its float error is below 1e-10 voxel). */
+const BOX_SLACK = 1e-6;
+/** UselessBalls tilts w into the cone by this share of a unit vector when w alone leaves a large box */
+const TILT_BY = 0.2;
+/** simplexBox's answers */
+const [NONE, SOME, BIG] = [0, 1, 2];
+
+/**
+ * Finds ridge balls that take no voxel, before any is taken, so that the largest-first pass never
+ * visits them. Why they exist: where the background is curved (a hole in a thick structure), a
+ * ball lies inside no single neighbour's ball, so nearly every voxel is a ridge centre, yet the
+ * union of its uphill neighbours' balls covers all of it but a sliver at the point where it touches
+ * the background, a sliver that usually holds no grid point.
+ *
+ * The proof for one ball c (radius r, q = p - c): let n_i = c + d_i, i = 1..3, be ridge centres with
+ * a larger r2 than c. A voxel p of c's ball outside the three balls of the n_i satisfies, as in
+ * FreeVoxels.cut, d_i.q < k_i = (r^2 + |d_i|^2 - r_i^2) / 2, so it lies in the cone
+ * q = q0 - sum lambda_i g_i, lambda_i >= 0 (q0 the apex, d_i.q0 = k_i; g_i the dual basis,
+ * d_i.g_j = [i = j]). Inside the ball q.w > -r for a unit w; when every g_i.w > 0 this bounds the
+ * lambdas: the cone and the ball meet inside the simplex q0, q0 - (q0.w + r) / (g_i.w) g_i, whose
+ * bounding box is searched: each grid point there is tested with the painting's own expression
+ * against c's ball and the balls of all ridge neighbours with a larger r2. When none is left, c takes
+ * nothing: each voxel of its ball is in the ball of a ridge centre with a larger r2, which by the
+ * same argument (in decreasing r2) is in a ball that is kept, and processed before c, with c's
+ * diameter or a larger one. Dropping c leaves every other ball's voxels, so the map is unchanged.
+ * The d_i are the three of the 26 neighbour directions around w = the gradient of r at c (central
+ * differences): the triangle of the cube's 3 x 3 face grid that holds w's direction; there the cone
+ * is narrow and the simplex a few voxels wide at most. Anything that does not fit (a neighbour
+ * downhill, off the grid or not a ridge centre, a g_i.w <= 0, a box of more than USELESS_BOX grid
+ * points) keeps the ball: the test only ever drops a ball when it has the proof.
+ */
+class UselessBalls {
+  private readonly nx: number;
+  private readonly ny: number;
+  private readonly nz: number;
+  private readonly hx: number;
+  private readonly hy: number;
+  private readonly hz: number;
+  private readonly step: Int32Array;
+  /** |d|^2 per neighbour direction, physical */
+  private readonly len2: Float64Array;
+  /** per triangle (48): its three neighbour directions, and the inverse of their physical rows */
+  private readonly triDir = new Int32Array(48 * 3);
+  private readonly triInv = new Float64Array(48 * 9);
+  /** neighbours of the current ball with a larger r2 that are ridge centres, and their rr2 */
+  private readonly larger = new Int32Array(26);
+  private readonly largerR2 = new Float64Array(26);
+  /** simplexBox's result: [i0, i1, j0, j1, l0, l1] */
+  private readonly box = new Int32Array(6);
+
+  /** `ridge[i]` nonzero for the ridge centres */
+  constructor(
+    private readonly r2: Float32Array,
+    private readonly mask: Mask,
+    shape: Shape3,
+    spacing: Spacing3,
+    private readonly ridge: Uint8Array,
+  ) {
+    [this.nx, this.ny, this.nz] = shape;
+    [this.hx, this.hy, this.hz] = spacing;
+    const [nx, ny] = shape;
+    this.step = Int32Array.from(NEIGHBOURS, ([dx, dy, dz]) => dx + nx * (dy + ny * dz));
+    this.len2 = Float64Array.from(NEIGHBOURS, (d) => d.reduce((s, v, a) => s + (v * spacing[a]!) ** 2, 0));
+    const index = (d: readonly number[]) => {
+      const k = 9 * (d[2]! + 1) + 3 * (d[1]! + 1) + d[0]! + 1;
+      return k < 13 ? k : k - 1;
+    };
+    for (let tri = 0; tri < 48; tri++) {
+      const [a, sa, ss, st, diag] = [tri >> 4, (tri >> 3) & 1, (tri >> 2) & 1, (tri >> 1) & 1, tri & 1];
+      const [o0, o1] = [0, 1, 2].filter((e) => e !== a) as [number, number];
+      const d1 = [0, 0, 0];
+      d1[a] = sa ? 1 : -1;
+      const d2 = [...d1];
+      if (diag) d2[o1] = st ? 1 : -1;
+      else d2[o0] = ss ? 1 : -1;
+      const d3 = [...d1];
+      d3[o0] = ss ? 1 : -1;
+      d3[o1] = st ? 1 : -1;
+      const rows = [d1, d2, d3];
+      rows.forEach((d, i) => (this.triDir[3 * tri + i] = index(d)));
+      const m = rows.map((d) => d.map((v, e) => v * spacing[e]!));
+      const [[a0, a1, a2], [b0, b1, b2], [c0, c1, c2]] = m as [number[], number[], number[]] as [
+        [number, number, number],
+        [number, number, number],
+        [number, number, number],
+      ];
+      const det = a0 * (b1 * c2 - b2 * c1) - a1 * (b0 * c2 - b2 * c0) + a2 * (b0 * c1 - b1 * c0);
+      // inverse = adjugate / det, row-major
+      this.triInv.set(
+        [
+          b1 * c2 - b2 * c1,
+          a2 * c1 - a1 * c2,
+          a1 * b2 - a2 * b1,
+          b2 * c0 - b0 * c2,
+          a0 * c2 - a2 * c0,
+          a2 * b0 - a0 * b2,
+          b0 * c1 - b1 * c0,
+          a1 * c0 - a0 * c1,
+          a0 * b1 - a1 * b0,
+        ].map((v) => v / det),
+        9 * tri,
+      );
+    }
+  }
+
+  /** Whether the ball of ridge centre c = (x, y, z) provably takes nothing. */
+  test(c: number, x: number, y: number, z: number): boolean {
+    const { r2, nx, ny, hx, hy, hz, step, len2, ridge } = this;
+    const rc2 = r2[c]!;
+    const rr2 = rc2 * (1 - REL_EPS);
+    const sxy = nx * ny;
+    // Gradient of r (physical, up to a factor 2) and its direction in voxel indices.
+    const { nz } = this;
+    const gx = (Math.sqrt(r2[x < nx - 1 ? c + 1 : c]!) - Math.sqrt(r2[x > 0 ? c - 1 : c]!)) / hx;
+    const gy = (Math.sqrt(r2[y < ny - 1 ? c + nx : c]!) - Math.sqrt(r2[y > 0 ? c - nx : c]!)) / hy;
+    const gz = (Math.sqrt(r2[z < nz - 1 ? c + sxy : c]!) - Math.sqrt(r2[z > 0 ? c - sxy : c]!)) / hz;
+    const g = Math.sqrt(gx * gx + gy * gy + gz * gz);
+    if (!(g > 0)) return false;
+    let wx = gx / g;
+    let wy = gy / g;
+    let wz = gz / g;
+    const ix = wx / hx;
+    const iy = wy / hy;
+    const iz = wz / hz;
+    const ax = Math.abs(ix);
+    const ay = Math.abs(iy);
+    const az = Math.abs(iz);
+    // The dominant axis, the signs of the other two and which of them is larger pick the triangle.
+    let tri: number;
+    if (ax >= ay && ax >= az)
+      tri = (ix > 0 ? 8 : 0) + (iy >= 0 ? 4 : 0) + (iz >= 0 ? 2 : 0) + (ay >= az ? 0 : 1);
+    else if (ay >= az)
+      tri = 16 + (iy > 0 ? 8 : 0) + (ix >= 0 ? 4 : 0) + (iz >= 0 ? 2 : 0) + (ax >= az ? 0 : 1);
+    else tri = 32 + (iz > 0 ? 8 : 0) + (ix >= 0 ? 4 : 0) + (iy >= 0 ? 2 : 0) + (ax >= ay ? 0 : 1);
+    // k_i of the three cuts, widened like FreeVoxels.cut's against rounding.
+    let k0 = 0;
+    let k1 = 0;
+    let k2 = 0;
+    for (let i = 0; i < 3; i++) {
+      const o = this.triDir[3 * tri + i]!;
+      if (!this.inGrid(x, y, z, o)) return false;
+      const n = c + step[o]!;
+      const rn2 = r2[n]!;
+      if (ridge[n] === 0 || !(rn2 > rc2)) return false;
+      const rr2n = rn2 * (1 - REL_EPS);
+      const k = (rr2 + len2[o]! - rr2n) / 2 + NODE_MARGIN * (rr2 + rr2n + len2[o]!);
+      if (i === 0) k0 = k;
+      else if (i === 1) k1 = k;
+      else k2 = k;
+    }
+    const m = this.triInv;
+    const t9 = 9 * tri;
+    const qx = m[t9]! * k0 + m[t9 + 1]! * k1 + m[t9 + 2]! * k2;
+    const qy = m[t9 + 3]! * k0 + m[t9 + 4]! * k1 + m[t9 + 5]! * k2;
+    const qz = m[t9 + 6]! * k0 + m[t9 + 7]! * k1 + m[t9 + 8]! * k2;
+    const box = this.box;
+    let found = this.simplexBox(tri, qx, qy, qz, rr2, wx, wy, wz);
+    if (found === BIG) {
+      // The gradient near a side of the triangle (a g_i.w near 0) makes the simplex long: w tilted
+      // into the cone's inside.
+      let sx = 0;
+      let sy = 0;
+      let sz = 0;
+      for (let i = 0; i < 3; i++) {
+        const cx = m[t9 + i]!;
+        const cy = m[t9 + 3 + i]!;
+        const cz = m[t9 + 6 + i]!;
+        const l = Math.sqrt(cx * cx + cy * cy + cz * cz);
+        sx += cx / l;
+        sy += cy / l;
+        sz += cz / l;
+      }
+      const ls = Math.sqrt(sx * sx + sy * sy + sz * sz);
+      wx += (TILT_BY * sx) / ls;
+      wy += (TILT_BY * sy) / ls;
+      wz += (TILT_BY * sz) / ls;
+      const lw = Math.sqrt(wx * wx + wy * wy + wz * wz);
+      found = this.simplexBox(tri, qx, qy, qz, rr2, wx / lw, wy / lw, wz / lw);
+    }
+    if (found === BIG) return false;
+    if (found === NONE) return true;
+    // Grid offsets from c in the box, on the grid.
+    const i0 = Math.max(box[0]!, -x);
+    const i1 = Math.min(box[1]!, nx - 1 - x);
+    const j0 = Math.max(box[2]!, -y);
+    const j1 = Math.min(box[3]!, ny - 1 - y);
+    const l0 = Math.max(box[4]!, -z);
+    const l1 = Math.min(box[5]!, nz - 1 - z);
+    let nLarger = -1;
+    for (let l = l0; l <= l1; l++)
+      for (let j = j0; j <= j1; j++)
+        for (let i = i0; i <= i1; i++) {
+          if (!this.mask[c + i + nx * (j + ny * l)]) continue;
+          if (!inBall(rr2, i, j, l, hx, hy, hz)) continue;
+          if (nLarger < 0) nLarger = this.collectLarger(c, x, y, z, rc2);
+          let covered = false;
+          for (let e = 0; e < nLarger && !covered; e++) {
+            const o = this.larger[e]!;
+            covered = inBall(this.largerR2[e]!, i - OX[o]!, j - OY[o]!, l - OZ[o]!, hx, hy, hz);
+          }
+          if (!covered) return false;
+        }
+    return true;
+  }
+
+  /**
+   * The box (grid offsets from c, inclusive, in `box`) of the simplex of the cone with apex q and
+   * the triangle's directions, cut by q.w > -r (w a unit vector). NONE: no grid point can be in it;
+   * BIG: w does not bound it (a g_i.w <= 0) or it holds more than USELESS_BOX grid points.
+   */
+  private simplexBox(
+    tri: number,
+    qx: number,
+    qy: number,
+    qz: number,
+    rr2: number,
+    wx: number,
+    wy: number,
+    wz: number,
+  ): number {
+    const { hx, hy, hz, box } = this;
+    const m = this.triInv;
+    const t9 = 9 * tri;
+    const rb = Math.sqrt(rr2) * (1 + NODE_MARGIN);
+    const top = qx * wx + qy * wy + qz * wz + rb;
+    if (top <= 0) return NONE;
+    let x0 = qx;
+    let x1 = qx;
+    let y0 = qy;
+    let y1 = qy;
+    let z0 = qz;
+    let z1 = qz;
+    for (let i = 0; i < 3; i++) {
+      // g_i: column i of the inverse
+      const cx = m[t9 + i]!;
+      const cy = m[t9 + 3 + i]!;
+      const cz = m[t9 + 6 + i]!;
+      const gw = cx * wx + cy * wy + cz * wz;
+      if (!(gw > 0)) return BIG;
+      const l = top / gw;
+      const vx = qx - l * cx;
+      const vy = qy - l * cy;
+      const vz = qz - l * cz;
+      if (vx < x0) x0 = vx;
+      if (vx > x1) x1 = vx;
+      if (vy < y0) y0 = vy;
+      if (vy > y1) y1 = vy;
+      if (vz < z0) z0 = vz;
+      if (vz > z1) z1 = vz;
+    }
+    // In grid offsets, within the ball's box, with slack for rounding.
+    box[0] = Math.ceil(Math.max(x0, -rb) / hx - BOX_SLACK);
+    box[1] = Math.floor(Math.min(x1, rb) / hx + BOX_SLACK);
+    box[2] = Math.ceil(Math.max(y0, -rb) / hy - BOX_SLACK);
+    box[3] = Math.floor(Math.min(y1, rb) / hy + BOX_SLACK);
+    box[4] = Math.ceil(Math.max(z0, -rb) / hz - BOX_SLACK);
+    box[5] = Math.floor(Math.min(z1, rb) / hz + BOX_SLACK);
+    const a = box[1]! - box[0]! + 1;
+    const b = box[3]! - box[2]! + 1;
+    const c = box[5]! - box[4]! + 1;
+    if (a <= 0 || b <= 0 || c <= 0) return NONE;
+    return a * b * c > USELESS_BOX ? BIG : SOME;
+  }
+
+  /** Whether c + NEIGHBOURS[o] is on the grid, c = (x, y, z). */
+  private inGrid(x: number, y: number, z: number, o: number): boolean {
+    const u = x + OX[o]!;
+    const v = y + OY[o]!;
+    const w = z + OZ[o]!;
+    return u >= 0 && v >= 0 && w >= 0 && u < this.nx && v < this.ny && w < this.nz;
+  }
+
+  /** Fills `larger` with the ridge neighbours of c = (x, y, z) with a larger r2; returns how many. */
+  private collectLarger(c: number, x: number, y: number, z: number, rc2: number): number {
+    let count = 0;
+    for (let o = 0; o < 26; o++) {
+      if (!this.inGrid(x, y, z, o)) continue;
+      const n = c + this.step[o]!;
+      const rn2 = this.r2[n]!;
+      if (this.ridge[n] === 0 || !(rn2 > rc2)) continue;
+      this.larger[count] = o;
+      this.largerR2[count++] = rn2 * (1 - REL_EPS);
+    }
+    return count;
+  }
+}
+
+/**
+ * Whether the voxel at offset (i, j, l) from a ball's centre is in the ball of squared radius rr2,
+ * with the painting's expression (paintFree, FreeVoxels.takeBrick).
+ */
+function inBall(rr2: number, i: number, j: number, l: number, hx: number, hy: number, hz: number): boolean {
+  const remZ = rr2 - (l * hz) ** 2;
+  if (remZ <= 0) return false;
+  const remY = remZ - (j * hy) ** 2;
+  return remY > 0 && (i * hx) ** 2 < remY;
 }
 
 /**
@@ -440,10 +845,16 @@ class FreeVoxels {
     const z0 = (this.z0 = Math.max(0, cz + Math.floor(qz0 / hz) - 1));
     const z1 = (this.z1 = Math.min(this.nz - 1, cz + Math.ceil(qz1 / hz) + 1));
     if (x0 > x1 || y0 > y1 || z0 > z1) return 0;
-    // Start at the lowest level whose nodes are at least as wide as the box, so at most 2 x 2 x 2
-    // nodes meet it.
+    // Start at the lowest level where at most START_NODES nodes meet the box (a long thin box, as
+    // a ball on the grid's face has, starts low).
     let level = 0;
-    while (level < this.counts.length - 1 && START_SPAN << level < Math.max(x1 - x0, y1 - y0, z1 - z0) + 1)
+    while (
+      level < this.counts.length - 1 &&
+      ((x1 >> (2 + level)) - (x0 >> (2 + level)) + 1) *
+        ((y1 >> (2 + level)) - (y0 >> (2 + level)) + 1) *
+        ((z1 >> (2 + level)) - (z0 >> (2 + level)) + 1) >
+        START_NODES
+    )
       level++;
     const s = 2 + level;
     const dx = this.dims[3 * level]!;
@@ -561,6 +972,13 @@ class FreeVoxels {
     return taken;
   }
 }
+
+/**
+ * How localThicknessOnGrid gives the balls their voxels (the same map either way): 'largest-first'
+ * (step 4), 'painting' (every ridge ball paints max(tau, diameter), cheap on thin plates), or 'auto':
+ * painting when the ridge balls' volumes add up to at most PAINT_ALL voxels per voxel of the grid.
+ */
+export type GridMethod = 'auto' | 'largest-first' | 'painting';
 
 /** A local-thickness method on a grid as given, as localThicknessOnGrid. */
 export type GridThickness = (mask: Mask, shape: Shape3, spacing: Spacing3) => Float32Array;

@@ -4,6 +4,7 @@ import {
   localThickness,
   localThicknessOnGrid,
   plateThickness,
+  ridgeCentres,
   thicknessStats,
   type Shape3,
   type Spacing3,
@@ -150,10 +151,15 @@ test('ridge pruning and ball painting equal the brute-force definition on random
       }
     }
     if (m.every((v) => v === 1)) m[0] = 0;
-    const got = localThicknessOnGrid(m, shape, sp);
     const want = bruteLocalThickness(m, shape, sp);
-    for (let i = 0; i < m.length; i++)
-      assert.ok(Math.abs(got[i]! - want[i]!) < 1e-5, `trial ${trial} voxel ${i}: ${got[i]} vs ${want[i]}`);
+    for (const method of ['auto', 'largest-first', 'painting'] as const) {
+      const got = localThicknessOnGrid(m, shape, sp, method);
+      for (let i = 0; i < m.length; i++)
+        assert.ok(
+          Math.abs(got[i]! - want[i]!) < 1e-5,
+          `trial ${trial} ${method} voxel ${i}: ${got[i]} vs ${want[i]}`,
+        );
+    }
   }
 });
 
@@ -235,7 +241,7 @@ test('largest-first equals the definition on random plates and blobs, anisotropi
     const sp: Spacing3 = [0.15 + 0.1 * rng(), 0.3 + 0.2 * rng(), 0.5 + 0.3 * rng()];
     const m = randomShape(rng, shape, trial % 2 ? 'blob' : 'plate');
     if (m.every((v) => v === 1)) m[0] = 0;
-    const got = localThicknessOnGrid(m, shape, sp);
+    const got = localThicknessOnGrid(m, shape, sp, 'largest-first');
     const { tau: want, rMax } = definitionOracle(m, shape, sp);
     // Balls wider than 16 voxels are cut by their processed neighbours (thickness.ts): make sure
     // some trials have them.
@@ -295,17 +301,61 @@ test('largest-first gives the painting it replaced, value for value, on larger r
     ];
     const sp: Spacing3 = [0.15 + 0.2 * rng(), 0.3 + 0.4 * rng(), 0.4 + 0.6 * rng()];
     const m = randomShape(rng, shape, trial % 2 ? 'blob' : 'plate');
-    const got = localThicknessOnGrid(m, shape, sp);
+    const got = localThicknessOnGrid(m, shape, sp, 'largest-first');
     const want = localThicknessByPainting(m, shape, sp);
     for (let i = 0; i < m.length; i++) assert.equal(got[i], want[i], `trial ${trial} voxel ${i}`);
+    // Thin plates are painted ('auto'): the same map.
+    assert.deepEqual(localThicknessOnGrid(m, shape, sp), want);
+    assert.deepEqual(localThicknessOnGrid(m, shape, sp, 'painting'), want);
   }
   // Through the supersampled path too.
   const shape: Shape3 = [24, 20, 12];
   const m = randomShape(rng, shape, 'blob');
-  assert.deepEqual(
-    localThickness(m, shape, [0.7, 0.365, 0.365]),
-    localThickness(m, shape, [0.7, 0.365, 0.365], {}, localThicknessByPainting),
+  const painted = localThickness(m, shape, [0.7, 0.365, 0.365], {}, localThicknessByPainting);
+  assert.deepEqual(localThickness(m, shape, [0.7, 0.365, 0.365]), painted);
+  const largestFirst = (mask: Uint8Array, s: Shape3, sp: Spacing3) =>
+    localThicknessOnGrid(mask, s, sp, 'largest-first');
+  assert.deepEqual(localThickness(m, shape, [0.7, 0.365, 0.365], {}, largestFirst), painted);
+});
+
+/**
+ * A thick block with one to three ellipsoidal holes, reaching the grid's faces (a bad prediction
+ * that labels nearly everything as one plate): nearly every voxel is a ridge centre and most balls
+ * take nothing, the case UselessBalls (thickness.ts) drops them for.
+ */
+function holedBlock(rng: () => number, shape: Shape3): Uint8Array {
+  const holes = Array.from({ length: 1 + Math.floor(rng() * 3) }, () => ({
+    c: shape.map((s) => s * (0.15 + 0.7 * rng())),
+    ax: shape.map((s) => 1.2 + rng() * s * 0.15),
+  }));
+  return make(shape, (...p) =>
+    holes.every(({ c, ax }) => p.reduce((s, v, a) => s + ((v - c[a]!) / ax[a]!) ** 2, 0) >= 1),
   );
+}
+
+test('balls proved to take nothing are dropped, and the map stays the definition and the painting', () => {
+  const rng = mulberry32(31);
+  let dropped = 0;
+  let centres = 0;
+  for (let trial = 0; trial < 6; trial++) {
+    // x fine, so that the balls (up to a few mm) are large enough to be tested (> 16 voxels across)
+    const shape: Shape3 = [26 + Math.floor(rng() * 8), 10 + Math.floor(rng() * 5), 8 + Math.floor(rng() * 4)];
+    const sp: Spacing3 = [0.08 + 0.04 * rng(), 0.25 + 0.1 * rng(), 0.3 + 0.2 * rng()];
+    const m = holedBlock(rng, shape);
+    const got = localThicknessOnGrid(m, shape, sp, 'largest-first');
+    const painted = localThicknessByPainting(m, shape, sp);
+    for (let i = 0; i < m.length; i++) assert.equal(got[i], painted[i], `trial ${trial} voxel ${i}`);
+    if (trial < 2) {
+      const { tau } = definitionOracle(m, shape, sp);
+      for (let i = 0; i < m.length; i++)
+        assert.ok(Math.abs(got[i]! - tau[i]!) < 1e-5, `trial ${trial} voxel ${i}: ${got[i]} vs ${tau[i]}`);
+    }
+    const r = ridgeCentres(m, shape, sp);
+    dropped += r.dropped;
+    centres += r.kept + r.dropped;
+  }
+  // The shortcut must be exercised: most centres of such maps are dropped.
+  assert.ok(dropped > centres / 3, `dropped ${dropped} of ${centres} ridge centres`);
 });
 
 test('supersampled thickness is the mean over sub-voxels of the thickness of the upsampled mask', () => {

@@ -6,6 +6,7 @@ import {
   squaredDistanceToForeground,
 } from '../../src/levelset/edt.ts';
 import { mulberry32 as rng } from '../../src/data/random.ts';
+import { squaredDistanceReference } from '../helpers/edt-reference.ts';
 
 function unravel(i: number, shape: readonly number[]): number[] {
   const c: number[] = [];
@@ -112,6 +113,98 @@ test('inside/outside distances follow scipy edt(mask) and edt(~mask)', () => {
   const { inside, outside } = insideOutsideDistances(mask, [7], [2]);
   assert.deepEqual(Array.from(inside), [0, 0, 2, 4, 4, 2, 0]);
   assert.deepEqual(Array.from(outside), [4, 2, 0, 0, 0, 0, 2]);
+});
+
+/**
+ * Random masks made to hit every shortcut of the transform: rows and planes repeated (as a
+ * supersampled mask has them, and once in a while elsewhere), lines with no foreground, lines all
+ * foreground, whole planes empty or full, and otherwise random voxels.
+ */
+function shortcutMask(shape: readonly number[], r: () => number): Uint8Array {
+  const [nx, ny] = [shape[0]!, shape[1] ?? 1];
+  const planes = shape.slice(2).reduce((a, b) => a * b, 1);
+  const m = new Uint8Array(nx * ny * planes);
+  const density = [0.02, 0.1, 0.5, 0.95][Math.floor(r() * 4)]!;
+  for (let p = 0; p < planes; p++) {
+    const plane = p * nx * ny;
+    const kind = r();
+    if (p > 0 && kind < 0.3) m.copyWithin(plane, plane - nx * ny, plane);
+    else if (kind < 0.4) m.fill(kind < 0.35 ? 0 : 1, plane, plane + nx * ny);
+    else
+      for (let y = 0; y < ny; y++) {
+        const row = plane + y * nx;
+        const k = r();
+        if (y > 0 && k < 0.3) m.copyWithin(row, row - nx, row);
+        else if (k < 0.45) m.fill(k < 0.38 ? 0 : 1, row, row + nx);
+        else for (let x = 0; x < nx; x++) m[row + x] = r() < density ? 1 : 0;
+      }
+  }
+  return m;
+}
+
+test('shortcuts (constant lines, repeated rows and planes, tiles) equal brute force in float64', () => {
+  const r = rng(5);
+  for (let trial = 0; trial < 40; trial++) {
+    const shape =
+      trial % 4 === 0
+        ? [1 + Math.floor(r() * 9), 1 + Math.floor(r() * 9)]
+        : [1 + Math.floor(r() * 9), 1 + Math.floor(r() * 8), 1 + Math.floor(r() * 7)];
+    const spacing = shape.map(() => 0.2 + 1.5 * r());
+    const mask = shortcutMask(shape, r);
+    assertClose(squaredDistanceToForeground(mask, shape, spacing), bruteSquared(mask, shape, spacing), 1e-12);
+  }
+});
+
+test('shortcuts leave every value bit for bit as the line-by-line transform, float32 and float64', () => {
+  const r = rng(6);
+  let copied = 0;
+  for (let trial = 0; trial < 40; trial++) {
+    // strides above the tile width (16) and not a multiple of it, 2-D to 4-D
+    const dims = 2 + (trial % 3);
+    const shape = Array.from({ length: dims }, (_, a) => 1 + Math.floor(r() * (a === 0 ? 40 : 12)));
+    const spacing = shape.map(() => 0.1 + 2 * r());
+    const mask = shortcutMask(shape, r);
+    // a supersampled mask: each voxel repeated 2x along every axis
+    const f = 2;
+    const up = shape.map((s) => s * f);
+    const big = new Uint8Array(mask.length * f ** dims);
+    for (let i = 0; i < big.length; i++) {
+      let rest = i;
+      let src = 0;
+      let mul = 1;
+      for (let a = 0; a < dims; a++) {
+        src += Math.floor((rest % up[a]!) / f) * mul;
+        rest = Math.floor(rest / up[a]!);
+        mul *= shape[a]!;
+      }
+      big[i] = mask[src]!;
+    }
+    for (const [m, s] of [
+      [mask, shape],
+      [big, up],
+    ] as const) {
+      const got64 = squaredDistanceToForeground(m, s, spacing);
+      const want64 = squaredDistanceReference(m, s, spacing);
+      assert.deepEqual(got64, want64, `trial ${trial} float64 shape ${s}`);
+      const got32 = squaredDistanceToForeground(m, s, spacing, new Float32Array(m.length));
+      const want32 = squaredDistanceReference(m, s, spacing, new Float32Array(m.length));
+      assert.deepEqual(got32, want32, `trial ${trial} float32 shape ${s}`);
+    }
+    if (dims >= 3 && big.length > 0) copied++;
+  }
+  assert.ok(copied > 10);
+});
+
+test('a mask whose planes all repeat the first, and one with every line full or empty', () => {
+  const shape = [5, 4, 6];
+  const m = new Uint8Array(120);
+  for (let z = 0; z < 6; z++) m.set([0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], 20 * z);
+  const d = squaredDistanceToForeground(m, shape, [1, 2, 3]);
+  assert.deepEqual(d, bruteSquared(m, shape, [1, 2, 3]));
+  assert.equal(d[4 + 20 * 5], 9); // (4, 0, 5): 3 voxels from (1, 0, z) along x
+  const rows = new Uint8Array(120);
+  for (let y = 0; y < 4; y++) if (y % 2) rows.fill(1, 5 * y, 5 * y + 5); // rows y = 1, 3 of plane 0
+  assert.deepEqual(squaredDistanceToForeground(rows, shape, [1, 2, 3]), bruteSquared(rows, shape, [1, 2, 3]));
 });
 
 test('wrong shape or spacing is rejected', () => {
