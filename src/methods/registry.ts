@@ -17,6 +17,7 @@ import { createCct, cctOptionsSchema } from './cct.ts';
 import { createCld, cldOptionsSchema } from './cld.ts';
 import { createMeanTeacher, meanTeacherOptionsSchema } from './mean-teacher.ts';
 import { createUaMt, uaMtOptionsSchema } from './ua-mt.ts';
+import { createGenericSsl, genericSslOptionsSchema } from './generic-ssl.ts';
 
 export interface MethodEntry {
   readonly schema: z.ZodType;
@@ -65,6 +66,11 @@ export const METHODS = {
     schema: cldOptionsSchema,
     create: createCld,
     description: 'CLD (Lin et al. MICCAI 2022), weighted cross pseudo supervision',
+  },
+  'generic-ssl': {
+    schema: genericSslOptionsSchema,
+    create: createGenericSsl,
+    description: 'GenericSSL (Wang & Li NeurIPS 2023), diffusion-guided aggregating & decoupling decoders',
   },
   'mean-teacher': {
     schema: meanTeacherOptionsSchema,

@@ -3,6 +3,7 @@ import { nn, randn, tensor, Module, type Tensor } from '../../src/engine/index.t
 import { defaultKneeTree } from '../../src/hierarchy/tree.ts';
 import type { Batch, MethodContext } from '../../src/methods/method.ts';
 import type { SegmentationModel, SegmentationOutput } from '../../src/models/model.ts';
+import { buildModel } from '../../src/models/registry.ts';
 
 export class TinyNet extends Module implements SegmentationModel {
   readonly featureChannels = 8;
@@ -33,6 +34,25 @@ export function standInContext(inChannels = 3): MethodContext {
   return {
     tree: defaultKneeTree(),
     buildModel: ({ outChannels, levelSet }) => new TinyNet(inChannels, outChannels, levelSet),
+  };
+}
+
+/**
+ * A context whose networks are real kneeseg networks (a one-level U-Net with f_PW), for methods that
+ * need the pixel-wise head itself (generic-ssl).
+ */
+export function segmentationNetContext(inChannels = 3): MethodContext {
+  return {
+    tree: defaultKneeTree(),
+    buildModel: ({ outChannels, levelSet }) =>
+      buildModel({
+        backbone: 'unet',
+        inChannels,
+        outChannels,
+        levelSet,
+        imageSize: [16, 16],
+        unet: { baseChannels: 4, depth: 1 },
+      }),
   };
 }
 

@@ -20,6 +20,7 @@ export const SEMI_SUPERVISED: ReadonlySet<string> = new Set([
   'dtc',
   'cct',
   'cld',
+  'generic-ssl',
   'mean-teacher',
   'ua-mt',
 ]);

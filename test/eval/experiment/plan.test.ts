@@ -35,9 +35,10 @@ test('the tables train what the paper reports', () => {
     [
       'supervised@1',
       'supervised@0.2',
-      'dtc@0.2',
       'cct@0.2',
       'cld@0.2',
+      'generic-ssl@0.2',
+      'dtc@0.2',
       'mean-teacher@0.2',
       'ua-mt@0.2',
       'sshcps@0.2',
