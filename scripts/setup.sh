@@ -12,6 +12,8 @@ dpkg -s libtorch-dev >/dev/null 2>&1 || need_apt+=(libtorch-dev)
 # PyTorch from Debian: the reference for parity checks and benchmarks (same libtorch)
 dpkg -s python3-torch >/dev/null 2>&1 || need_apt+=(python3-torch python3-numpy python3-scipy)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++ make python3)
+# headless Chromium for the viewer's browser tests (test/view/browser.test.ts)
+dpkg -s chromium >/dev/null 2>&1 || need_apt+=(chromium)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (apt)"
   $SUDO apt-get update -qq
@@ -31,5 +33,9 @@ if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp -newer "$addo
     echo "setup: the native build failed; full log in /tmp/kneeseg-native-build.log" >&2
     exit 1
   }
+fi
+if [ ! -f dist/view/app.js ] || [ -n "$(find src/view -newer dist/view/app.js 2>/dev/null)" ]; then
+  echo "setup: bundling the viewer page (npm run build:view)"
+  npm run --silent build:view >/dev/null
 fi
 echo "setup: ready"

@@ -11,6 +11,7 @@ import { trainCommand } from './train.ts';
 import { doctorCommand } from './doctor.ts';
 import { experimentCommand } from './experiment.ts';
 import { demoCommand } from './demo.ts';
+import { viewCommand } from './view.ts';
 
 export const subcommands: ((program: Command) => void)[] = [
   inspectCommand,
@@ -24,4 +25,5 @@ export const subcommands: ((program: Command) => void)[] = [
   predictCommand,
   measureCommand,
   doctorCommand,
+  viewCommand,
 ];
