@@ -30,3 +30,17 @@ export class ConfigError extends KneesegError {
     super(`config "${key}": ${problem}`);
   }
 }
+
+/**
+ * An output that cannot be written (a full disk, no permission, a file where a folder is needed) or a
+ * folder another kneeseg is writing to. Names the output, never the input being processed.
+ */
+export class OutputError extends KneesegError {
+  constructor(
+    readonly file: string,
+    readonly problem: string,
+    readonly fix?: string,
+  ) {
+    super(`${file}: ${problem}${fix ? `. Fix: ${fix}` : ''}`);
+  }
+}

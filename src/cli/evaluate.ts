@@ -1,11 +1,11 @@
 /** `kneeseg evaluate --pred DIR --gt DIR`: score predicted label maps against ground truth. */
 import type { Command } from 'commander';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { evaluateFolders, readLabels } from '../eval/evaluate.ts';
 import { evaluationCsv, evaluationJson } from '../eval/evaluation-json.ts';
 import { formatEvaluationTable } from '../eval/table.ts';
+import { writeFileAtomic } from '../output/atomic.ts';
+import { checkOutputFile } from '../output/check.ts';
 
 interface EvaluateFlags {
   pred: string;
@@ -15,11 +15,6 @@ interface EvaluateFlags {
   csv?: string;
   missingAsEmpty?: boolean;
   workers?: string;
-}
-
-function write(file: string, text: string): void {
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, text);
 }
 
 export function evaluateCommand(program: Command): void {
@@ -49,6 +44,9 @@ export function evaluateCommand(program: Command): void {
       if (workers !== undefined && !(Number.isInteger(workers) && workers >= 1)) {
         throw new ConfigError('workers', `must be a whole number >= 1, got ${flags.workers}`);
       }
+      // before the scoring, which can take minutes
+      if (flags.json) checkOutputFile(flags.json, '--json');
+      if (flags.csv) checkOutputFile(flags.csv, '--csv');
       const ev = await evaluateFolders({
         predDir: flags.pred,
         gtDir: flags.gt,
@@ -66,11 +64,11 @@ export function evaluateCommand(program: Command): void {
           `warning: ${ev.unmatched.length} prediction(s) without ground truth, not scored: ${ev.unmatched.join(', ')}`,
         );
       if (flags.json) {
-        write(flags.json, `${JSON.stringify(evaluationJson(ev), null, 2)}\n`);
+        writeFileAtomic(flags.json, `${JSON.stringify(evaluationJson(ev), null, 2)}\n`);
         console.log(`wrote ${flags.json}`);
       }
       if (flags.csv) {
-        write(flags.csv, evaluationCsv(ev));
+        writeFileAtomic(flags.csv, evaluationCsv(ev));
         console.log(`wrote ${flags.csv}`);
       }
     });

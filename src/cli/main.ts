@@ -4,6 +4,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
+import { outOfMemoryBytes } from '../engine/index.ts';
 import { KneesegError } from '../errors.ts';
 import { subcommands } from './commands.ts';
 
@@ -33,6 +34,12 @@ export async function main(argv: string[]): Promise<number> {
     if (err instanceof CommanderError) return err.exitCode;
     if (err instanceof KneesegError) {
       console.error(`kneeseg: ${err.message}`);
+      return 1;
+    }
+    if (outOfMemoryBytes(err) !== undefined) {
+      console.error(
+        `kneeseg: out of memory (${(err as Error).message.split('\n')[0]}). Fix: use smaller inputs, slices or batches, or a machine with more memory`,
+      );
       return 1;
     }
     throw err;

@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
 import { readLabels } from '../eval/evaluate.ts';
+import { checkOutputFolder } from '../output/check.ts';
 import { measureLabelMaps, structuresOf, type MeasureEvent } from '../infer/run-measure.ts';
 import type { KneeSide } from '../infer/volume.ts';
 
@@ -53,6 +54,7 @@ export function measureCommand(program: Command): void {
     .action(async (input: string, f: MeasureFlags) => {
       if (!['left', 'right', 'unknown'].includes(f.side))
         throw new ConfigError('side', `must be left or right, got ${f.side}`);
+      if (f.output !== undefined) checkOutputFolder(f.output, '--output');
       const r = await measureLabelMaps(
         input,
         {

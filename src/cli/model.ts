@@ -1,6 +1,7 @@
 /** `kneeseg model`: parameter count per part and FLOPs per slice of a backbone + heads. */
 import type { Command } from 'commander';
-import { ConfigError } from '../errors.ts';
+import { outOfMemoryBytes } from '../engine/index.ts';
+import { ConfigError, KneesegError } from '../errors.ts';
 import { buildModel } from '../models/registry.ts';
 import { summarizeModel } from '../models/summary.ts';
 
@@ -30,15 +31,28 @@ export function modelCommand(program: Command): void {
         json?: boolean;
       }) => {
         const size = parseSize(o.size);
-        const model = buildModel({
-          backbone: o.backbone,
-          imageSize: size,
-          inChannels: Number(o.inChannels),
-          outChannels: Number(o.outChannels),
-          levelSet: o.levelSet,
-        });
-        const s = summarizeModel(model, size);
-        model.dispose();
+        let s: ReturnType<typeof summarizeModel>;
+        try {
+          const model = buildModel({
+            backbone: o.backbone,
+            imageSize: size,
+            inChannels: Number(o.inChannels),
+            outChannels: Number(o.outChannels),
+            levelSet: o.levelSet,
+          });
+          try {
+            s = summarizeModel(model, size);
+          } finally {
+            model.dispose();
+          }
+        } catch (err) {
+          const bytes = outOfMemoryBytes(err);
+          if (bytes === undefined) throw err;
+          throw new KneesegError(
+            `out of memory${Number.isNaN(bytes) ? '' : ` (${(bytes / 2 ** 30).toFixed(1)} GiB for one tensor)`}: ` +
+              `${o.backbone} at --size ${o.size} does not fit in this machine's memory. Fix: give a smaller --size (e.g. 288x240)`,
+          );
+        }
         if (o.json) {
           console.log(JSON.stringify({ backbone: o.backbone, ...s }, null, 2));
           return;

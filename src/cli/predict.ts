@@ -6,6 +6,7 @@ import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
 import { loadModel } from '../infer/load-model.ts';
+import { checkOutputFolder } from '../output/check.ts';
 import { OUTPUT_ENDINGS, predictScans, type OutputEnding, type PredictEvent } from '../infer/run-predict.ts';
 import type { KneeSide } from '../infer/volume.ts';
 
@@ -110,6 +111,7 @@ export function predictCommand(program: Command): void {
         throw new ConfigError('side', `must be left or right, got ${f.side}`);
       if (!(OUTPUT_ENDINGS as readonly string[]).includes(f.ending))
         throw new ConfigError('ending', `must be one of ${OUTPUT_ENDINGS.join(', ')}, got ${f.ending}`);
+      checkOutputFolder(f.output, '--output');
       const model = loadModel(f.model);
       console.log(
         `model ${model.file}: ${model.config.backbone}, ${model.decoding} decoding, slices ${model.preprocessing.size.join('x')}`,

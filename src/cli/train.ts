@@ -3,7 +3,9 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { mergeConfig, readConfigFile } from '../train/config.ts';
+import { checkOutputFolder } from '../output/check.ts';
 import { runTraining } from '../train/run.ts';
+import { checkResumable } from '../train/run-folder.ts';
 import { trainProgress } from './progress.ts';
 
 interface TrainFlags {
@@ -17,6 +19,7 @@ interface TrainFlags {
   maxIterations?: string;
   minutes?: string;
   resume?: boolean;
+  overwrite?: boolean;
   size?: string;
   threads?: string;
 }
@@ -59,7 +62,10 @@ export function trainCommand(program: Command): void {
     .option('--size <HxW>', 'slice size, e.g. 288x240')
     .option('--threads <n>', 'libtorch threads')
     .option('--resume', 'continue from RUN/checkpoints/last.safetensors')
+    .option('--overwrite', 'replace the run the --out folder holds (refused without it)')
     .action(async (f: TrainFlags) => {
+      checkOutputFolder(f.out, '--out');
+      if (f.resume) checkResumable(f.out);
       let cfg: Record<string, unknown> = {};
       if (f.resume && existsSync(join(f.out, 'config.json')))
         cfg = readConfigFile(join(f.out, 'config.json'));
@@ -78,6 +84,7 @@ export function trainCommand(program: Command): void {
         const r = await runTraining(cfg, {
           out: f.out,
           resume: Boolean(f.resume),
+          overwrite: Boolean(f.overwrite),
           listener: trainProgress(),
           stopRequested: () => interrupted,
         });

@@ -1,8 +1,10 @@
 /**
  * dataset.json of the nnU-Net v2 layout: the one schema that both validates the file and types it.
  * Required: `channel_names` ({"0": "MRI"}), `labels` (name -> integer value, "background": 0),
- * `file_ending` (".nii.gz", ".mha", ...). `numTraining`, `name`, `description` and any other keys
- * nnU-Net or users add are kept as they are.
+ * `file_ending` (".nii.gz", ".mha", ...). Optional `dataset`: nnU-Net v2's explicit list of the
+ * training cases, {case id: {"images": [one path per channel], "label": path}}, paths relative to the
+ * dataset folder or absolute (src/data/dataset.ts reads it). `numTraining`, `name`, `description` and
+ * any other keys nnU-Net or users add are kept as they are.
  */
 import { readFileSync, writeFileSync, renameSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -21,6 +23,15 @@ export const DatasetJsonSchema = z.looseObject({
     .refine((l) => new Set(Object.values(l)).size === Object.values(l).length, 'two labels share one value'),
   file_ending: z.enum(READABLE_ENDINGS),
   numTraining: z.number().int().min(0).optional(),
+  dataset: z
+    .record(
+      z.string().min(1),
+      z.looseObject({
+        images: z.array(z.string().min(1)).min(1),
+        label: z.string().min(1),
+      }),
+    )
+    .optional(),
   name: z.string().optional(),
   description: z.string().optional(),
 });

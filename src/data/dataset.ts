@@ -3,11 +3,14 @@
  *   DIR/dataset.json, DIR/imagesTr/{case}_0000{ending}, DIR/labelsTr/{case}{ending},
  *   DIR/imagesTs/ and DIR/labelsTs/ (optional).
  * A case in imagesTr without a file in labelsTr is unlabelled (semi-supervised training uses it).
+ * nnU-Net v2's `dataset` key in dataset.json names the labelled training cases explicitly, with their
+ * image and label paths (relative to DIR or absolute, $VAR expanded as nnU-Net does); then labelsTr
+ * is not read, every imagesTr case the list leaves out is unlabelled, and `numTraining` counts the list.
  * Label values map to label-tree structures by their names in dataset.json `labels`; a dataset that
  * lacks a structure (OAI-ZIB has no patella) simply leaves it out.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { InputError } from '../errors.ts';
 import { readDatasetJson, type DatasetJson } from './dataset-json.ts';
 import { readVolume } from './io/index.ts';
@@ -90,8 +93,8 @@ function listCases(dir: string, folder: ImageFolder, json: DatasetJson): Map<str
     if (channel >= channels) {
       throw new InputError(
         file,
-        `is channel ${channel}, but dataset.json declares ${channels} channel(s)`,
-        'add the channel to channel_names or remove the file',
+        `ends in _${m[2]}, which nnU-Net names read as channel ${channel} of case "${m[1]}", but dataset.json declares ${channels} channel(s)`,
+        `name every image {case}_0000${ending} (the channel suffix; e.g. ${f.slice(0, -ending.length)}_0000${ending}), or add the channel to channel_names`,
       );
     }
     const list = cases.get(m[1]!) ?? [];
@@ -141,6 +144,63 @@ function attachLabels(
   });
 }
 
+/** A path of the `dataset` listing: $VAR and ${VAR} expanded (unknown ones kept, as Python's expandvars), relative to DIR. */
+function listedPath(dir: string, path: string): string {
+  const expanded = path.replace(
+    /\$(?:\{(\w+)\}|(\w+))/g,
+    (whole, braced?: string, bare?: string) => process.env[(braced ?? bare)!] ?? whole,
+  );
+  return isAbsolute(expanded) ? expanded : resolve(dir, expanded);
+}
+
+/**
+ * Training cases of a dataset.json with nnU-Net v2's `dataset` key: the listed cases with their
+ * files (each checked to exist and end in file_ending), then the cases of imagesTr the list leaves
+ * out, unlabelled; sorted by id.
+ */
+function listedTraining(
+  dir: string,
+  json: DatasetJson,
+  listing: NonNullable<DatasetJson['dataset']>,
+  imagesTr: ReadonlyMap<string, string[]>,
+): CaseFiles[] {
+  const jsonPath = join(dir, 'dataset.json');
+  const ending = json.file_ending;
+  const channels = Object.keys(json.channel_names).length;
+  const fix = 'list existing files, one image per channel of channel_names, as in nnU-Net v2';
+  const cases: CaseFiles[] = [];
+  for (const [id, entry] of Object.entries(listing)) {
+    // the id names output files (predictions, ground-truth copies): a file name, not a path
+    if (/[/\\]/.test(id) || id === '.' || id === '..')
+      throw new InputError(jsonPath, `dataset."${id}": a case id is a file name, without "/" or "\\"`, fix);
+    if (entry.images.length !== channels)
+      throw new InputError(
+        jsonPath,
+        `dataset.${id}.images lists ${entry.images.length} file(s), but channel_names declares ${channels} channel(s)`,
+        fix,
+      );
+    const images = entry.images.map((p) => listedPath(dir, p));
+    const label = listedPath(dir, entry.label);
+    const files: [string, string][] = [
+      ...images.map((f, c): [string, string] => [`images.${c}`, f]),
+      ['label', label],
+    ];
+    for (const [key, file] of files) {
+      if (!file.endsWith(ending))
+        throw new InputError(
+          jsonPath,
+          `dataset.${id}.${key} (${file}) does not end in ${ending} as file_ending says`,
+          fix,
+        );
+      if (!existsSync(file) || !statSync(file).isFile())
+        throw new InputError(file, `is missing (listed as dataset.${id}.${key} in ${jsonPath})`, fix);
+    }
+    cases.push({ id, images, label });
+  }
+  for (const [id, images] of imagesTr) if (!(id in listing)) cases.push({ id, images });
+  return cases.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
 function requireFolder(dir: string, name: string, required: boolean): boolean {
   const path = join(dir, name);
   if (existsSync(path)) {
@@ -186,20 +246,30 @@ export function openDataset(dir: string, options: OpenOptions = {}): Dataset {
       );
     structures.set(value, name);
   }
-  requireFolder(dir, 'imagesTr', true);
-  const trCases = listCases(dir, 'imagesTr', json);
-  if (trCases.size === 0)
+  const listing = json.dataset;
+  // with a `dataset` listing, imagesTr only adds unlabelled cases and may be absent
+  const trCases = requireFolder(dir, 'imagesTr', listing === undefined)
+    ? listCases(dir, 'imagesTr', json)
+    : new Map<string, string[]>();
+  if (trCases.size === 0 && (listing === undefined || Object.keys(listing).length === 0))
     throw new InputError(
       join(dir, 'imagesTr'),
       `holds no images ({case}_0000${json.file_ending})`,
       LAYOUT_FIX,
     );
-  const training = attachLabels(dir, 'labelsTr', trCases, json.file_ending, 'imagesTr');
-  if (json.numTraining !== undefined && json.numTraining !== training.length) {
+  const training = listing
+    ? listedTraining(dir, json, listing, trCases)
+    : attachLabels(dir, 'labelsTr', trCases, json.file_ending, 'imagesTr');
+  const counted = listing ? Object.keys(listing).length : training.length;
+  if (json.numTraining !== undefined && json.numTraining !== counted) {
     throw new InputError(
       jsonPath,
-      `numTraining is ${json.numTraining} but imagesTr holds ${training.length} cases`,
-      'correct numTraining',
+      listing
+        ? `numTraining is ${json.numTraining} but "dataset" lists ${counted} cases`
+        : `numTraining is ${json.numTraining} but imagesTr holds ${counted} cases`,
+      listing
+        ? 'set numTraining to the number of cases under "dataset" (nnU-Net v2 counts the listed cases)'
+        : 'correct numTraining',
     );
   }
   let test: CaseFiles[] = [];

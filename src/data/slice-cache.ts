@@ -7,8 +7,9 @@
  * source files' size and modification time, and the preprocessing options.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { removeStaleTemporaries, writeFileAtomic } from '../output/atomic.ts';
 import type { PreparedCase } from './preprocess.ts';
 
 /** A stable key from a case id, its source files and the options used to prepare it. */
@@ -59,7 +60,10 @@ export class SliceCache {
 
   /** @param dir folder for .bin files; without it the cache lives in memory only */
   constructor(readonly dir?: string) {
-    if (dir) mkdirSync(dir, { recursive: true });
+    if (dir) {
+      mkdirSync(dir, { recursive: true });
+      removeStaleTemporaries(dir, 0); // files of a process killed while writing them
+    }
   }
 
   /** The case for `key`: from memory, else from disk, else built (and stored in both). */
@@ -77,15 +81,7 @@ export class SliceCache {
     }
     if (!p) {
       p = await build();
-      if (file) {
-        const tmp = `${file}.tmp-${process.pid}`;
-        try {
-          writeFileSync(tmp, serializeCase(p));
-          renameSync(tmp, file);
-        } finally {
-          rmSync(tmp, { force: true });
-        }
-      }
+      if (file) writeFileAtomic(file, serializeCase(p));
     }
     this.memory.set(key, p);
     return p;

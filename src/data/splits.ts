@@ -8,6 +8,7 @@
  * subjects always train. `labeled: N` keeps the labels of N training cases and makes the rest unlabelled.
  */
 import { ConfigError } from '../errors.ts';
+import type { Dataset } from './dataset.ts';
 import { hashSeed, mulberry32, shuffle } from './random.ts';
 
 export interface SplitInput {
@@ -124,4 +125,11 @@ export function makeSplit(
       ? [...test].map((c) => ({ id: c.id, labelled: c.labelled })).sort(byId)
       : take(testSubjects),
   };
+}
+
+/** The split of a dataset: its imagesTr and imagesTs cases (labelled where they have a label map) through makeSplit. */
+export function datasetSplit(ds: Pick<Dataset, 'training' | 'test'>, options: SplitOptions): Split {
+  const inputs = (cases: Dataset['training']) =>
+    cases.map((c) => ({ id: c.id, labelled: c.label !== undefined }));
+  return makeSplit(inputs(ds.training), inputs(ds.test), options);
 }

@@ -20,3 +20,16 @@ export function memoryStats(): ReturnType<typeof native.allocatorStats> {
 export function emptyCache(): void {
   native.emptyCache();
 }
+
+/**
+ * The bytes a failed allocation asked for when `err` is libtorch running out of memory (the caching
+ * allocator's "out of memory allocating N bytes", CUDA's "out of memory", std::bad_alloc); NaN when
+ * the size is not known; undefined when `err` is something else.
+ */
+export function outOfMemoryBytes(err: unknown): number | undefined {
+  const text = err instanceof Error ? err.message : '';
+  const m = /out of memory allocating (\d+) bytes/.exec(text);
+  if (m) return Number(m[1]);
+  if (/out of memory|bad_alloc|can't allocate memory/i.test(text)) return NaN;
+  return undefined;
+}

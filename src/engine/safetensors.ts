@@ -3,12 +3,14 @@
  * PyTorch): 8-byte little-endian header length, a JSON header mapping each name to
  * {dtype, shape, data_offsets} plus optional string `__metadata__`, then the raw little-endian bytes.
  * Written by hand because the format is 40 lines and no maintained Node writer exists for it;
- * files are written to a temporary name and renamed, so a crash never leaves half a file. Reading
- * checks the layout as strictly as the reference reader (decodeSafetensors), so a damaged or forged
- * file is refused by name instead of loading shifted or overlapping weights.
+ * files go through the one atomic writer (src/output/atomic.ts), so a crash or a full disk never
+ * leaves half a file. Reading checks the layout as strictly as the reference reader
+ * (decodeSafetensors), so a damaged or forged file is refused by name instead of loading shifted or
+ * overlapping weights.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { InputError } from '../errors.ts';
+import { writeFileAtomic } from '../output/atomic.ts';
 import { DTYPES, dtypeFromSafetensors, type DType } from './dtype.ts';
 import { tensor } from './ops.ts';
 import { Tensor } from './tensor.ts';
@@ -52,15 +54,7 @@ export function saveSafetensors(
   tensors: Map<string, Tensor> | Record<string, Tensor>,
   metadata: Record<string, string> = {},
 ): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    for (const c of encodeSafetensors(tensors, metadata)) writeSync(fd, c);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  writeFileAtomic(path, encodeSafetensors(tensors, metadata));
 }
 
 export interface SafetensorsFile {

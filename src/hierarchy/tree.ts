@@ -8,6 +8,7 @@
  * have one too: that value marks a pixel observed only at that node (e.g. "femur with cartilage" as
  * one region), which L_CP trains through the node's marginal (METHOD.md section 4).
  */
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { InputError } from '../errors.ts';
 
@@ -147,18 +148,39 @@ export class LabelTree {
   }
 }
 
+const TREE_FIX =
+  'write the tree as {"roots": [{"name": "F", "children": [{"name": "DF", "label": 1}, ...]}, ...]} (KNEE_TREE in src/hierarchy/tree.ts)';
+
 /** Validates a parsed JSON definition; errors name `source` and the offending field. */
 export function parseLabelTree(json: unknown, source = '<label tree>'): LabelTree {
   const r = labelTreeSchema.safeParse(json);
   if (!r.success) {
     const issue = r.error.issues[0]!;
-    throw new InputError(
-      source,
-      `${issue.path.join('.') || 'tree'}: ${issue.message}`,
-      'see KNEE_TREE in src/hierarchy/tree.ts for the format',
-    );
+    throw new InputError(source, `${issue.path.join('.') || 'tree'}: ${issue.message}`, TREE_FIX);
   }
   return new LabelTree(r.data, source);
+}
+
+/** Reads and validates a label tree file (JSON); InputError naming the file when it cannot be used. */
+export function readLabelTree(path: string): LabelTree {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new InputError(
+      path,
+      code === 'ENOENT' ? 'is missing' : `cannot be read (${code ?? 'error'})`,
+      TREE_FIX,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new InputError(path, `is not valid JSON (${(e as Error).message})`, TREE_FIX);
+  }
+  return parseLabelTree(json, path);
 }
 
 export function defaultKneeTree(): LabelTree {

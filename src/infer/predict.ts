@@ -40,10 +40,11 @@ export interface Prediction {
 
 /** InputError unless `image` is a 3D scan the model can take. */
 export function checkScan(image: Volume, file: string): void {
-  if (image.shape.some((n) => n < 2))
+  const extent = image.shape.filter((n) => n >= 2).length;
+  if (extent < 3)
     throw new InputError(
       file,
-      `is a 2D image (shape ${image.shape.join('x')})`,
+      `is ${['a single voxel', 'a 1D line of voxels', 'a 2D image'][extent]} (shape ${image.shape.join('x')}), not a 3D scan`,
       'give a 3D scan: a volume file or a DICOM series folder',
     );
   if (image.data.length !== image.shape[0] * image.shape[1] * image.shape[2])

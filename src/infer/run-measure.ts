@@ -9,17 +9,20 @@
  *
  * A label map holds 0 (background) and the label values of the structures (by default kneeseg's,
  * METHOD.md section 2; else the `labels` of a dataset.json). One that fails (unreadable, an unknown
- * label value) is reported through the listener and skipped; the others go on. The library never
- * prints.
+ * label value) is reported through the listener and skipped; the others go on. An output that cannot
+ * be written (OutputError) ends the run. The output folder is locked while it runs (src/output/lock.ts).
+ * The library never prints.
  */
-import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { READABLE_ENDINGS } from '../data/dataset-json.ts';
 import { DEFAULT_LABELS } from '../data/dataset.ts';
 import { readVolume } from '../data/io/index.ts';
 import type { Volume } from '../data/volume.ts';
-import { InputError, KneesegError } from '../errors.ts';
+import { InputError, KneesegError, OutputError } from '../errors.ts';
 import { listLabelMaps } from '../eval/case-files.ts';
+import { writeFileAtomic } from '../output/atomic.ts';
+import { withFolderLock } from '../output/lock.ts';
 import { measureLabelMap, measurementsCsv, measurementsJson, type CaseMeasurements } from './measure.ts';
 import { projectThickness, thicknessPng } from './thickness-map.ts';
 import type { KneeSide } from './volume.ts';
@@ -36,11 +39,11 @@ export function measureCase(
   side?: KneeSide,
 ): CaseMeasurements {
   const { measurements, maps } = measureLabelMap(id, labels, structures, { side });
-  for (const [plate, map] of maps) {
-    const dir = join(output, 'thickness');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `${id}_${plate}.png`), thicknessPng(projectThickness(map, labels)));
-  }
+  for (const [plate, map] of maps)
+    writeFileAtomic(
+      join(output, 'thickness', `${id}_${plate}.png`),
+      thicknessPng(projectThickness(map, labels)),
+    );
   return measurements;
 }
 
@@ -55,8 +58,8 @@ export function writeMeasurements(
   extra: Record<string, unknown>,
 ): string[] {
   const files = [join(output, 'measurements.csv'), join(output, 'measurements.json')];
-  writeFileSync(files[0]!, measurementsCsv(cases));
-  writeFileSync(files[1]!, measurementsJson(cases, structures, extra));
+  writeFileAtomic(files[0]!, measurementsCsv(cases));
+  writeFileAtomic(files[1]!, measurementsJson(cases, structures, extra));
   return files;
 }
 
@@ -142,7 +145,17 @@ export async function measureLabelMaps(
   const inputs = listLabelMapInputs(input);
   const output = o.output ?? (statSync(input).isDirectory() ? input : dirname(input));
   const structures = o.structures ?? structuresOf();
-  mkdirSync(output, { recursive: true });
+  return withFolderLock(output, 'measure', () => measureInto(output, input, inputs, structures, o, listener));
+}
+
+async function measureInto(
+  output: string,
+  input: string,
+  inputs: readonly LabelMapInput[],
+  structures: ReadonlyMap<number, string>,
+  o: MeasureRunOptions,
+  listener: (e: MeasureEvent) => void,
+): Promise<MeasureRunResult> {
   listener({ type: 'start', total: inputs.length, output });
   const done: { input: LabelMapInput; measurements: CaseMeasurements }[] = [];
   const failed: { input: LabelMapInput; error: KneesegError }[] = [];
@@ -163,6 +176,7 @@ export async function measureLabelMaps(
       const seconds = (performance.now() - t0) / 1000;
       listener({ type: 'case-done', index, total: inputs.length, input: item, seconds });
     } catch (e) {
+      if (e instanceof OutputError) throw e; // the output folder fails every case alike
       const error =
         e instanceof KneesegError
           ? e

@@ -11,12 +11,15 @@
  * writers are 3-D, and a 3-D map loads as an overlay in any viewer. They sit in a sub-folder so DIR
  * itself holds only label maps, the layout `kneeseg evaluate --pred DIR` expects.
  * A scan that fails (unreadable, 2-D, ...) is reported through the listener and skipped; the others
- * go on. The library never prints.
+ * go on. An output that cannot be written (a full disk: OutputError naming it) ends the run; every
+ * file is written atomically (src/output/atomic.ts), so what is there is whole. The output folder is
+ * locked while the run writes to it (src/output/lock.ts). The library never prints.
  */
-import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readVolume, writeLabelMap, writeVolume } from '../data/io/index.ts';
-import { InputError, KneesegError } from '../errors.ts';
+import { outOfMemoryBytes } from '../engine/index.ts';
+import { InputError, KneesegError, OutputError } from '../errors.ts';
+import { withFolderLock } from '../output/lock.ts';
 import type { LoadedModel } from './load-model.ts';
 import type { CaseMeasurements } from './measure.ts';
 import { predictVolume, type PredictOptions } from './predict.ts';
@@ -70,6 +73,12 @@ export async function predictCase(
 /** An error of one scan as an InputError naming it (readers of broken files may throw plain errors). */
 function asInputError(e: unknown, path: string): KneesegError {
   if (e instanceof KneesegError) return e;
+  const bytes = outOfMemoryBytes(e);
+  if (bytes !== undefined)
+    return new KneesegError(
+      `${path}: out of memory segmenting it${Number.isNaN(bytes) ? '' : ` (${(bytes / 2 ** 30).toFixed(1)} GiB for one tensor)`}. ` +
+        'Fix: give a smaller --batch (slices per forward pass), or use a machine with more memory',
+    );
   const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e);
   return new InputError(
     path,
@@ -86,7 +95,16 @@ export async function predictScans(
   listener: (e: PredictEvent) => void = () => {},
 ): Promise<PredictRunResult> {
   const { scans, ignored } = listScans(input);
-  mkdirSync(o.output, { recursive: true });
+  return withFolderLock(o.output, 'predict', () => predictInto(m, scans, ignored, o, listener));
+}
+
+async function predictInto(
+  m: LoadedModel,
+  scans: readonly ScanInput[],
+  ignored: readonly string[],
+  o: PredictRunOptions,
+  listener: (e: PredictEvent) => void,
+): Promise<PredictRunResult> {
   listener({ type: 'start', total: scans.length, ignored });
   const done: { scan: ScanInput; output: string; measurements?: CaseMeasurements }[] = [];
   const failed: { scan: ScanInput; error: KneesegError }[] = [];
@@ -113,6 +131,7 @@ export async function predictScans(
         seconds: (performance.now() - t0) / 1000,
       });
     } catch (e) {
+      if (e instanceof OutputError) throw e; // the output folder fails every scan alike
       const error = asInputError(e, scan.path);
       failed.push({ scan, error });
       listener({ type: 'case-failed', index, total: scans.length, scan, error });

@@ -19,6 +19,11 @@ export const DataConfigSchema = z.strictObject({
   labeled: z.number().int().positive().nullable().default(null),
   /** regex on case ids naming the subject (group 1), so one subject's scans share a split */
   subjectPattern: z.string().nullable().default(null),
+  /**
+   * the label tree: a JSON file ({"roots": [...]}, src/hierarchy/tree.ts), or null for the knee tree of
+   * METHOD.md section 2. Dataset labels map to tree nodes by name, else by their default values.
+   */
+  tree: z.string().min(1).nullable().default(null),
   /** slicing axis: auto = the sagittal axis found from the direction matrix */
   axis: z.enum(['auto', 'x', 'y', 'z']).default('auto'),
   /** slice size [H, W] after crop/pad around the knee (paper: 288 x 240) */

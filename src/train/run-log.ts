@@ -2,7 +2,8 @@
  * RUN/log.jsonl: one JSON object per line, appended and flushed as training goes, so a killed run
  * keeps its log and a resumed run continues it (entries past the checkpoint are dropped on resume).
  */
-import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { outputError, writeFileAtomic } from '../output/atomic.ts';
 
 export type LogEntry =
   | {
@@ -33,7 +34,11 @@ export class RunLog {
   constructor(readonly path: string) {}
 
   append(entry: LogEntry): void {
-    appendFileSync(this.path, `${JSON.stringify(entry)}\n`);
+    try {
+      appendFileSync(this.path, `${JSON.stringify(entry)}\n`);
+    } catch (err) {
+      throw outputError(this.path, err);
+    }
   }
 
   read(): LogEntry[] {
@@ -53,6 +58,6 @@ export class RunLog {
   /** Keeps the entries up to `iteration` (a resumed run replays what came after its checkpoint). */
   truncateAfter(iteration: number): void {
     const keep = this.read().filter((e) => e.iteration <= iteration);
-    writeFileSync(this.path, keep.map((e) => `${JSON.stringify(e)}\n`).join(''));
+    writeFileAtomic(this.path, keep.map((e) => `${JSON.stringify(e)}\n`).join(''));
   }
 }

@@ -3,21 +3,26 @@
  * and splits the dataset, prepares the slices, builds the method's networks, trains, and writes
  * RUN/summary.json. Everything a run decided is written next to its results (nnU-Net's habit).
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { manualSeed } from '../engine/index.ts';
 import { KneesegError } from '../errors.ts';
-import { defaultKneeTree } from '../hierarchy/tree.ts';
+import { defaultKneeTree, readLabelTree } from '../hierarchy/tree.ts';
 import { buildModel } from '../models/registry.ts';
 import { createMethod } from '../methods/registry.ts';
-import { parseConfig, type TrainConfig } from './config.ts';
+import { parseConfig, readConfigFile, type TrainConfig } from './config.ts';
 import { openTrainingData } from './slice-data.ts';
+import { recordRunSplit, runSplitOf } from './run-split.ts';
 import { train, writeJson, type TrainResult } from './trainer.ts';
 import type { TrainListener } from './events.ts';
+import { explainOutOfMemory, openRunFolder } from './run-folder.ts';
 
 export interface RunOptions {
   out: string;
+  /** continue from RUN/checkpoints/last.safetensors when it exists */
   resume?: boolean;
+  /** replace the run a folder holds (without it, and without resume, such a folder is refused) */
+  overwrite?: boolean;
   listener?: TrainListener;
   stopRequested?: () => boolean;
 }
@@ -49,10 +54,24 @@ export async function runTraining(
 ): Promise<{ config: TrainConfig; result: TrainResult; summary: RunSummary }> {
   const config = parseConfig(input);
   if (!config.data.dir) throw new KneesegError('no dataset: give --data DIR (a folder in nnU-Net layout)');
-  mkdirSync(o.out, { recursive: true });
+  const folder = openRunFolder(o.out, o);
+  try {
+    return await runIn(config, o);
+  } catch (err) {
+    folder.discardIfEmpty(); // a run that failed before its first checkpoint leaves no stub folder
+    throw explainOutOfMemory(err, config);
+  } finally {
+    folder.release();
+  }
+}
+
+async function runIn(
+  config: TrainConfig,
+  o: RunOptions,
+): Promise<{ config: TrainConfig; result: TrainResult; summary: RunSummary }> {
   const configPath = join(o.out, 'config.json');
   if (o.resume && existsSync(configPath)) {
-    const before = JSON.parse(readFileSync(configPath, 'utf8')) as TrainConfig;
+    const before = parseConfig(readConfigFile(configPath)); // keys added since: their defaults
     const same = (k: keyof TrainConfig) => JSON.stringify(before[k]) === JSON.stringify(config[k]);
     for (const k of ['data', 'model', 'method', 'batch', 'seed'] as const)
       if (!same(k))
@@ -63,9 +82,10 @@ export async function runTraining(
   writeJson(configPath, config);
   manualSeed(config.seed);
 
-  const tree = defaultKneeTree();
+  const tree = config.data.tree === null ? defaultKneeTree() : readLabelTree(config.data.tree);
   const data = await openTrainingData(config, tree);
   try {
+    recordRunSplit(o.out, runSplitOf(data.split, config), o.resume === true);
     const imageSize = config.data.size;
     const method = createMethod(
       config.method.name,

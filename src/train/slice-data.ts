@@ -6,8 +6,15 @@
  * (seed, stream, pass); augmentation is seeded from (seed, i)), so a resumed run draws exactly the
  * batches an uninterrupted one would.
  */
-import { DEFAULT_LABELS, loadCase, openDataset, type CaseFiles, type Dataset } from '../data/dataset.ts';
-import { makeSplit, type Split } from '../data/splits.ts';
+import {
+  DEFAULT_LABELS,
+  DEFAULT_STRUCTURES,
+  loadCase,
+  openDataset,
+  type CaseFiles,
+  type Dataset,
+} from '../data/dataset.ts';
+import type { Split } from '../data/splits.ts';
 import {
   AXIS_BY_NAME,
   prepareCase,
@@ -23,6 +30,7 @@ import type { LevelSetTargetSpec } from '../levelset/target-spec.ts';
 import type { TrainConfig } from './config.ts';
 import type { SliceBatch, TrainingData } from './batches.ts';
 import { BatchAugmenter } from './augmenter.ts';
+import { configSplit } from './run-split.ts';
 
 export interface SliceRef {
   readonly c: number; // index into cases
@@ -36,12 +44,29 @@ export interface OpenedTrainingData extends TrainingData {
   readonly structureNames: ReadonlyMap<number, string>;
 }
 
-/** Dataset label value -> tree leaf label value, by structure name (DEFAULT_LABELS names the leaves). */
+/**
+ * The tree label value of a dataset structure name: the value of the tree node of that name, else the
+ * default value of that name (DEFAULT_LABELS: "femur" is 1, ...) when the tree has a node with it.
+ */
+export function treeValueOf(tree: LabelTree, name: string): number | undefined {
+  const node = tree.nodes.find((n) => n.name === name && n.label !== undefined);
+  if (node) return node.label;
+  const value = DEFAULT_LABELS[name];
+  return value !== undefined && tree.nodeOfLabel(value) !== undefined ? value : undefined;
+}
+
+/** Structure names a dataset may use with `tree`: the default names and the names of the tree's labelled nodes. */
+export function structureNamesFor(tree: LabelTree): string[] {
+  const own = tree.nodes.filter((n) => n.label !== undefined).map((n) => n.name);
+  return [...new Set([...DEFAULT_STRUCTURES, ...own])];
+}
+
+/** Dataset label value -> tree label value, by structure name (treeValueOf). */
 export function labelLookup(ds: Dataset, tree: LabelTree): Uint8Array {
   const lut = new Uint8Array(256);
   for (const [value, name] of ds.structures) {
-    const leafValue = DEFAULT_LABELS[name];
-    if (leafValue === undefined || tree.nodeOfLabel(leafValue) === undefined)
+    const leafValue = treeValueOf(tree, name);
+    if (leafValue === undefined)
       throw new InputError(
         `${ds.dir}/dataset.json`,
         `structure "${name}" has no leaf in the label tree`,
@@ -58,21 +83,13 @@ export function labelLookup(ds: Dataset, tree: LabelTree): Uint8Array {
   return lut;
 }
 
-function structureNamesOf(ds: Dataset): Map<number, string> {
-  return new Map([...ds.structures.values()].map((name) => [DEFAULT_LABELS[name]!, name]));
+function structureNamesOf(ds: Dataset, tree: LabelTree): Map<number, string> {
+  return new Map([...ds.structures.values()].map((name) => [treeValueOf(tree, name)!, name]));
 }
 
 export async function openTrainingData(config: TrainConfig, tree: LabelTree): Promise<OpenedTrainingData> {
-  const ds = openDataset(config.data.dir);
-  const split = makeSplit(
-    ds.training.map((c) => ({ id: c.id, labelled: c.label !== undefined })),
-    ds.test.map((c) => ({ id: c.id, labelled: c.label !== undefined })),
-    {
-      seed: config.seed,
-      labeled: config.data.labeled ?? undefined,
-      subjectPattern: config.data.subjectPattern ?? undefined,
-    },
-  );
+  const ds = openDataset(config.data.dir, { structures: structureNamesFor(tree) });
+  const split = configSplit(ds, config);
   const byId = new Map<string, CaseFiles>(ds.training.map((c) => [c.id, c]));
   const lut = labelLookup(ds, tree);
   const opts = {
@@ -99,7 +116,7 @@ export async function openTrainingData(config: TrainConfig, tree: LabelTree): Pr
       'the training split has no labelled case',
       'label at least one case of imagesTr',
     );
-  return new SliceData(config, ds, split, labelled, unlabelled, validation, structureNamesOf(ds));
+  return new SliceData(config, ds, split, labelled, unlabelled, validation, structureNamesOf(ds, tree));
 }
 
 /**

@@ -7,7 +7,7 @@
  * Determinism: batch i is a pure function of (seed, i) (see TrainingData), and libtorch's generator is
  * reseeded from (seed, i) before each step, so a resumed run repeats an uninterrupted one.
  */
-import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Adam,
@@ -30,6 +30,7 @@ import { loadCheckpoint, saveCheckpoint } from './checkpoint.ts';
 import { RunLog } from './run-log.ts';
 import type { TrainListener } from './events.ts';
 import { hashSeed } from '../data/random.ts';
+import { removeStaleTemporaries, writeFileAtomic } from '../output/atomic.ts';
 
 export interface LoopState {
   iteration: number;
@@ -117,7 +118,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   data.setLevelSetTargets?.(method.levelSetTargets ?? null);
   if (config.threads) setNumThreads(config.threads);
   mkdirSync(join(out, 'checkpoints'), { recursive: true });
-  removeStaleTemporaries(out);
+  removeStaleTemporaries(out); // a process killed mid-write leaves its temporary file (src/output/atomic.ts)
   const log = new RunLog(join(out, 'log.jsonl'));
   const lastPath = join(out, 'checkpoints', 'last.safetensors');
 
@@ -338,15 +339,6 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 }
 
 /**
- * Files are written to `NAME.tmp-PID` and renamed (src/engine/safetensors.ts); a process killed in the
- * middle of a write leaves its temporary file behind. No other process writes into this run folder.
- */
-function removeStaleTemporaries(out: string): void {
-  for (const dir of [out, join(out, 'checkpoints')])
-    for (const f of readdirSync(dir)) if (/\.tmp-\d+$/.test(f)) rmSync(join(dir, f), { force: true });
-}
-
-/**
  * The stage switch's guard: every leaf structure reached `minDice` at the last validation, so the
  * unconditional stage (lr x0.1) does not start before stage 1 has found the thin structures.
  */
@@ -502,5 +494,5 @@ export function validate(
 const meanOf = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 
 export function writeJson(path: string, value: unknown): void {
-  writeFileSync(path, `${JSON.stringify(value, null, 2)}\n`);
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }

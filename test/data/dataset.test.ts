@@ -19,7 +19,7 @@ import {
   writeDatasetJson,
   type DatasetJson,
 } from '../../src/data/dataset.ts';
-import { writeLabelMap } from '../../src/data/io/index.ts';
+import { writeLabelMap, writeVolume } from '../../src/data/io/index.ts';
 import { tmpdir } from 'node:os';
 import { InputError } from '../../src/errors.ts';
 import { GEOMETRY, JSON_ALL, labels, makeDataset, scan } from './dataset-fixture.ts';
@@ -169,4 +169,100 @@ test('writeDatasetJson round-trips, keeps extra keys, and writes nothing for an 
   );
   assert.ok(!existsSync(other));
   assert.deepEqual(readdirSync(dir), ['dataset.json']);
+});
+
+/** makeDataset() plus files outside the nnU-Net folders, and a dataset.json listing cases under `dataset`. */
+async function listedDataset(): Promise<{ dir: string; base: DatasetJson; other: string }> {
+  const dir = await makeDataset();
+  const other = mkdtempSync(join(tmpdir(), 'kneeseg-listed-'));
+  await writeVolume(join(other, 'x07_0000.nii.gz'), scan(7));
+  mkdirSync(join(dir, 'segs'));
+  await writeLabelMap(join(dir, 'segs', 'x07.nii.gz'), labels([0, 2, 4]));
+  return { dir, base: readDatasetJson(dir), other };
+}
+
+test('nnU-Net v2 `dataset` key: listed cases with their paths are labelled, the rest of imagesTr unlabelled', async () => {
+  const { dir, base, other } = await listedDataset();
+  process.env.KNEESEG_TEST_SEGS = 'segs';
+  try {
+    // numTraining counts the list (2), not imagesTr (5): refused before the listing was honoured
+    writeDatasetJson(dir, {
+      ...base,
+      numTraining: 2,
+      dataset: {
+        k02: { images: ['imagesTr/k02_0000.nii.gz'], label: 'labelsTr/k02.nii.gz' },
+        x07: { images: [join(other, 'x07_0000.nii.gz')], label: '${KNEESEG_TEST_SEGS}/x07.nii.gz' },
+      },
+    });
+    const ds = openDataset(dir);
+    assert.deepEqual(
+      ds.training.map((c) => [c.id, c.label !== undefined]),
+      [
+        ['k01', false], // labelsTr/k01.nii.gz exists, but the listing leaves k01 out
+        ['k02', true],
+        ['k03', false],
+        ['k04', false],
+        ['k05', false],
+        ['x07', true],
+      ],
+    );
+    const x07 = ds.training[5]!;
+    assert.deepEqual(x07.images, [join(other, 'x07_0000.nii.gz')]);
+    assert.equal(x07.label, join(dir, 'segs', 'x07.nii.gz'));
+    assert.equal(ds.training[1]!.label, join(dir, 'labelsTr', 'k02.nii.gz'));
+    const loaded = await loadCase(ds, x07);
+    assert.deepEqual(loaded.image.data, scan(7).data);
+    assert.deepEqual(Array.from(loaded.label!.data.slice(0, 4)), [0, 2, 4, 0]);
+    assert.equal(ds.test.length, 2, 'imagesTs is read as before');
+    // imagesTr may be absent when the list names every training case
+    rmSync(join(dir, 'imagesTr'), { recursive: true });
+    rmSync(join(dir, 'labelsTr'), { recursive: true });
+    throwsNaming(
+      () => openDataset(dir),
+      join(dir, 'imagesTr', 'k02_0000.nii.gz'),
+      /is missing \(listed as dataset\.k02\.images\.0/,
+    );
+    writeDatasetJson(dir, {
+      ...readDatasetJson(dir),
+      numTraining: 1,
+      dataset: { x07: readDatasetJson(dir).dataset!.x07! },
+    });
+    assert.deepEqual(
+      openDataset(dir).training.map((c) => c.id),
+      ['x07'],
+    );
+  } finally {
+    delete process.env.KNEESEG_TEST_SEGS;
+  }
+});
+
+test('`dataset` key: numTraining, channel count, endings, missing files and case ids are checked by name', async () => {
+  const { dir, base, other } = await listedDataset();
+  const path = join(dir, 'dataset.json');
+  const x07 = { images: [join(other, 'x07_0000.nii.gz')], label: 'segs/x07.nii.gz' };
+  const write = (json: Record<string, unknown>) => writeFileSync(path, JSON.stringify({ ...base, ...json }));
+  write({ numTraining: 5, dataset: { x07 } });
+  throwsNaming(() => openDataset(dir), path, /numTraining is 5 but "dataset" lists 1 cases/);
+  write({ numTraining: 1, dataset: { x07: { ...x07, images: [...x07.images, ...x07.images] } } });
+  throwsNaming(
+    () => openDataset(dir),
+    path,
+    /dataset\.x07\.images lists 2 file\(s\), but channel_names declares 1/,
+  );
+  write({ dataset: { x07: { ...x07, label: 'segs/x07.nrrd' } } });
+  throwsNaming(() => openDataset(dir), path, /dataset\.x07\.label .* does not end in \.nii\.gz/);
+  write({ dataset: { x07: { ...x07, label: 'segs/x08.nii.gz' } } });
+  throwsNaming(
+    () => openDataset(dir),
+    join(dir, 'segs', 'x08.nii.gz'),
+    /is missing \(listed as dataset\.x07\.label in .*dataset\.json\)/,
+  );
+  write({ dataset: { 'a/b': x07 } });
+  throwsNaming(() => openDataset(dir), path, /dataset\."a\/b": a case id is a file name/);
+  write({ dataset: { x07: { images: [] } } });
+  throwsNaming(() => openDataset(dir), path, /is malformed: dataset\.x07\.images.*dataset\.x07\.label/);
+  // the listing survives a write and a read
+  const json = { ...base, numTraining: 1, dataset: { x07 } };
+  writeDatasetJson(dir, json);
+  assert.deepEqual(readDatasetJson(dir), json);
 });

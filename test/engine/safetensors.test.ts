@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from '../../src/engine/index.ts';
+import { needPythonTorch, PYTHON } from '../helpers/python-torch.ts';
 import { InputError } from '../../src/errors.ts';
 
 /** One tensor of every dtype the project stores, with awkward values and shapes (incl. 0-d, empty). */
@@ -265,14 +266,6 @@ test('headers that break the format are refused naming the file: offsets must ti
   }
 });
 
-const PYTHON = '/usr/bin/python3';
-
-function pythonHasTorch(): boolean {
-  // find_spec locates the package without importing it (an import of torch takes a second or two)
-  const probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)";
-  return spawnSync(PYTHON, ['-c', probe], { stdio: 'ignore' }).status === 0;
-}
-
 // Parses the file by hand in Python (struct + json + torch.frombuffer, so no `safetensors` package is
 // needed), prints each tensor as JSON, and writes a file of its own the same way for us to read.
 const PY_CHECK = String.raw`
@@ -309,12 +302,7 @@ print(json.dumps({'meta': meta, 'tensors': res, 'theirs': {k: v.double().flatten
 `;
 
 test('PyTorch (python3-torch) reads our file, and we read a file PyTorch wrote', (t) => {
-  if (!pythonHasTorch()) {
-    // CI installs python3-torch, so there its absence is a failure, not a reason to skip
-    assert.ok(!process.env.CI, `CI is set but ${PYTHON} cannot import torch (apt-get install python3-torch)`);
-    t.diagnostic('python3-torch is not installed: the cross-check with PyTorch did not run');
-    return;
-  }
+  if (!needPythonTorch(t, 'the cross-check with PyTorch')) return;
   const dir = mkdtempSync(join(tmpdir(), 'kneeseg-st-py-'));
   try {
     const ours = join(dir, 'ours.safetensors');

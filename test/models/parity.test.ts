@@ -23,15 +23,11 @@ import {
   type Tensor,
 } from '../../src/engine/index.ts';
 import { buildModel, type ModelConfigInput } from '../../src/models/registry.ts';
+import { needPythonTorch, PYTHON } from '../helpers/python-torch.ts';
 
 setNumThreads(1);
 
-const PYTHON = '/usr/bin/python3';
 const RUN = fileURLToPath(new URL('../../bench/reference/run.py', import.meta.url));
-
-function pythonTorch(): boolean {
-  return spawnSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
-}
 
 const CASES: { name: string; config: ModelConfigInput; input: [number, number] }[] = [
   {
@@ -117,11 +113,7 @@ function prepare(root: string, c: (typeof CASES)[number], i: number): Prepared {
 }
 
 test('parity with PyTorch: outputs and gradients of the reference networks on our weights', async (t) => {
-  if (!pythonTorch()) {
-    if (process.env.CI) assert.fail(`${PYTHON} cannot import torch: apt-get install -y python3-torch`);
-    t.diagnostic(`${PYTHON} has no torch: parity not checked (install python3-torch)`);
-    return;
-  }
+  if (!needPythonTorch(t, 'the parity check')) return;
   const root = mkdtempSync(join(tmpdir(), 'kneeseg-parity-'));
   try {
     const prepared = CASES.map((c, i) => prepare(root, c, i));

@@ -7,27 +7,7 @@ import { METHOD_NAMES } from '../../src/methods/registry.ts';
 import { runTraining } from '../../src/train/run.ts';
 import { parseConfig } from '../../src/train/config.ts';
 import { readLog, tempDir, tinyCohort, tinyConfig, trainEntries, validationEntries } from './helpers.ts';
-
-/**
- * The loss terms each method's step returns (besides `total`), read from src/methods/: stage 1 and,
- * for the two-stage methods, stage 2 (the conditional BCE `cond` gives way to the unconditional `up`).
- */
-const TERMS: Record<string, { stage1: string[]; stage2?: string[] }> = {
-  sshcps: {
-    stage1: ['cp', 'cond', 'dice', 'ls', 'consistency'],
-    stage2: ['cp', 'up', 'dice', 'ls', 'consistency'],
-  },
-  'seg-th': { stage1: ['cp', 'cond', 'dice'] },
-  'seg-th-up': { stage1: ['cp', 'cond', 'dice'], stage2: ['cp', 'up', 'dice'] },
-  'seg-ls': { stage1: ['cp', 'cond', 'dice', 'ls'], stage2: ['cp', 'up', 'dice', 'ls'] },
-  hcps: { stage1: ['cp', 'cond', 'dice'], stage2: ['cp', 'up', 'dice'] },
-  supervised: { stage1: ['ce', 'dice'] },
-  dtc: { stage1: ['dice', 'ce', 'ls', 'consistency'] },
-  cct: { stage1: ['ce', 'dice', 'supervised', 'consistency'] },
-  cld: { stage1: ['supervised', 'cps'] },
-  'mean-teacher': { stage1: ['ce', 'dice', 'consistency'] },
-  'ua-mt': { stage1: ['ce', 'dice', 'consistency'] },
-};
+import { EXPECTED_TERMS, expectedTermNames } from '../methods/expected-terms.ts';
 
 const root = tempDir('train-methods');
 let data = '';
@@ -36,7 +16,7 @@ before(async () => {
 });
 
 test('the expected terms cover every registered method', () => {
-  assert.deepEqual(Object.keys(TERMS).sort(), [...METHOD_NAMES].sort());
+  assert.deepEqual(Object.keys(EXPECTED_TERMS).sort(), [...METHOD_NAMES].sort());
 });
 
 for (const name of METHOD_NAMES) {
@@ -68,13 +48,12 @@ for (const name of METHOD_NAMES) {
       train.map((e) => e.iteration),
       [5, 10, 15, 20, 25, 30],
     );
-    const twoStage = TERMS[name]!.stage2 !== undefined;
+    const twoStage = EXPECTED_TERMS[name]!.stage2 !== undefined;
     for (const e of train) {
       assert.equal(e.skipped, undefined);
-      const expected = e.stage === 2 ? TERMS[name]!.stage2! : TERMS[name]!.stage1;
       assert.deepEqual(
         Object.keys(e.losses).sort(),
-        [...expected, 'total'].sort(),
+        expectedTermNames(name, e.stage === 2 ? 2 : 1),
         `${name} at ${e.iteration}`,
       );
       for (const [k, v] of Object.entries(e.losses)) assert.ok(Number.isFinite(v), `${name}: ${k} = ${v}`);

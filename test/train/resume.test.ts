@@ -45,8 +45,19 @@ function checkpointIteration(run: string): number {
 
 const tmpFiles = (run: string) =>
   existsSync(join(run, 'checkpoints'))
-    ? readdirSync(join(run, 'checkpoints')).filter((f) => f.includes('.tmp-'))
+    ? readdirSync(join(run, 'checkpoints')).filter((f) => f.includes('.kneeseg-tmp-'))
     : [];
+
+/**
+ * `--resume` when the run has a checkpoint; else `--overwrite` for a folder a killed run left (resuming
+ * without a checkpoint is an error, and a folder holding a run is not overwritten without the flag).
+ */
+const continueFlags = (run: string): string[] =>
+  existsSync(join(run, 'checkpoints', 'last.safetensors'))
+    ? ['--resume']
+    : existsSync(run)
+      ? ['--overwrite']
+      : [];
 
 /** Starts (or resumes) the run and kills it with SIGKILL as soon as a checkpoint write begins. */
 async function killDuringCheckpointWrite(run: string, resume: boolean): Promise<boolean> {
@@ -57,13 +68,13 @@ async function killDuringCheckpointWrite(run: string, resume: boolean): Promise<
     run,
     '--config',
     configFile,
-    ...(resume ? ['--resume'] : []),
+    ...(resume ? continueFlags(run) : []),
   ]);
   const dir = join(run, 'checkpoints');
   assert.ok(await waitFor(child, () => existsSync(dir)), child.output());
   let caught = false;
   const watcher = watch(dir, (_event, name) => {
-    if (!caught && name?.includes('.tmp-')) {
+    if (!caught && name?.includes('.kneeseg-tmp-')) {
       caught = true;
       child.proc.kill('SIGKILL');
     }
@@ -99,7 +110,7 @@ test('kill -9 at any moment, then --resume: the run finishes with the losses of 
   }
   t.diagnostic(`attempts ${attempts}, mid-write ${midWrite}`);
   // 2. killed at an arbitrary moment between checkpoints
-  const resumed = startTrain([...args, '--resume']);
+  const resumed = startTrain([...args, ...continueFlags(run)]);
   // (by the log entry at c + 10 the checkpoint of c + 5 is written)
   await killAfter(resumed, run, checkpointIteration(run) + 10, Math.floor(Math.random() * 300));
   const before = checkpointIteration(run);

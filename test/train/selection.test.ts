@@ -5,23 +5,10 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
-import { full, scalar, type Tensor } from '../../src/engine/index.ts';
 import { defaultKneeTree } from '../../src/hierarchy/tree.ts';
-import type { Method } from '../../src/methods/method.ts';
-import { parseConfig, type TrainConfig } from '../../src/train/config.ts';
-import { openTrainingData } from '../../src/train/slice-data.ts';
-import { stage1Learned, type TrainResult } from '../../src/train/trainer.ts';
-import {
-  readLog,
-  tempDir,
-  tinyCohort,
-  tinyConfig,
-  trainEntries,
-  validationEntries,
-  methodFor,
-  trainOn,
-} from './helpers.ts';
+import { stage1Learned } from '../../src/train/trainer.ts';
+import { readLog, tempDir, tinyCohort, trainEntries, validationEntries } from './helpers.ts';
+import { scriptedRun, type Script } from './scripted.ts';
 
 const root = tempDir('train-selection');
 let data = '';
@@ -29,48 +16,9 @@ before(async () => {
   data = await tinyCohort(root);
 });
 
-interface Script {
-  /** validation loss by iteration */
-  loss?: (iteration: number) => number;
-  /** label value every pixel is decoded to, by the stage of the last training step */
-  decodeTo?: (stage: 1 | 2) => number;
-}
-
-/** seg-th-up (two stages, no level set) trained with the given schedule and scripted validation. */
-async function run(
-  name: string,
-  schedule: Record<string, unknown>,
-  script: Script,
-): Promise<{ result: TrainResult; out: string; config: TrainConfig }> {
-  const out = join(root, name);
-  const config = parseConfig(tinyConfig(data, { method: { name: 'seg-th-up' }, schedule }));
-  const tree = defaultKneeTree();
-  const opened = await openTrainingData(config, tree);
-  try {
-    const base = methodFor('seg-th-up', config, opened.channels);
-    let stage: 1 | 2 = 1;
-    const method: Method = {
-      ...base,
-      step: (batch, ctx) => {
-        stage = ctx.stage;
-        return base.step(batch, ctx);
-      },
-      validationLoss: script.loss
-        ? (_batch, ctx) => scalar(script.loss!(ctx.iteration))
-        : base.validationLoss,
-      decode: script.decodeTo
-        ? (logits: Tensor) =>
-            full([logits.size(0), logits.size(2), logits.size(3)], script.decodeTo!(stage), {
-              dtype: 'int64',
-            })
-        : base.decode,
-    };
-    const result = await trainOn(opened, config, method, out, { modelMetadata: { format: 'kneeseg-model' } });
-    return { result, out, config };
-  } finally {
-    await opened.close();
-  }
-}
+/** seg-th-up trained with the given schedule and scripted validation (./scripted.ts). */
+const run = (name: string, schedule: Record<string, unknown>, script: Script) =>
+  scriptedRun(root, data, name, schedule, script);
 
 const switchAtEpoch3 = { mode: 'epoch', epoch: 3, minDice: 0 };
 

@@ -27,6 +27,16 @@ export function spacingFromIsmrmrd(xml: string): Geometry['spacing'] | undefined
   return s.every((v) => Number.isFinite(v) && v > 0) ? (s as unknown as Geometry['spacing']) : undefined;
 }
 
+/**
+ * The innermost reason of an HDF5 error stack (thrown by h5wasm's throwing error handler), e.g.
+ * "file signature not found", instead of the whole stack.
+ */
+export function hdf5Reason(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error ?? '');
+  const reasons = [...text.matchAll(/ in \w+\(\): (.+)$/gm)].map((m) => m[1]!.trim());
+  return reasons.at(-1) ?? (text.split('\n')[0]!.trim() || 'truncated or corrupt?');
+}
+
 function asVoxels(value: unknown): VoxelArray | undefined {
   if (value instanceof Float32Array || value instanceof Float64Array || value instanceof Int16Array)
     return value;
@@ -45,14 +55,15 @@ export async function readFastmriHdf5(path: string, options: ReadOptions = {}): 
   // loaded on first use: h5wasm's WebAssembly takes seconds to start, which every worker thread that
   // imports the readers would otherwise pay for nothing
   const { default: h5wasm } = await import('h5wasm/node');
-  await h5wasm.ready;
+  const module = await h5wasm.ready;
+  // HDF5 prints its error stack to stderr (a screenful per broken file) unless errors throw instead
+  module.activate_throwing_error_handler();
   const fix =
     'give a fastMRI .h5 file with reconstruction_rss or reconstruction_esc, complete and uncorrupted';
-  // h5wasm does not throw on a broken file: it returns file_id -1 and prints HDF5 diagnostics.
   const opened = await quietly(async () => new h5wasm.File(real, 'r'));
   const file = opened.value;
   if (!file || file.file_id < 0n)
-    throw new InputError(path, 'is not a readable HDF5 file (truncated or corrupt?)', fix);
+    throw new InputError(path, `is not a readable HDF5 file (${hdf5Reason(opened.error)})`, fix);
   try {
     const name = FASTMRI_DATASETS.find((n) => file.keys().includes(n));
     const entity = name ? file.get(name) : null;
@@ -69,6 +80,12 @@ export async function readFastmriHdf5(path: string, options: ReadOptions = {}): 
     const [nz, ny, nx] = dims as [number, number, number];
     checkDeclaredSize(path, [nx, ny, nz], entity.metadata.size, options);
     const read = await quietly(async () => entity.value);
+    if (read.error !== undefined)
+      throw new InputError(
+        path,
+        `${name} cannot be read (${hdf5Reason(read.error)}): the file is truncated or damaged`,
+        fix,
+      );
     const data = asVoxels(read.value);
     if (!data)
       throw new InputError(

@@ -4,9 +4,12 @@
  * ever leaving a partial file. Geometry is kept exactly (within the file format's precision: NIfTI
  * stores it as float32), so a label map written for a scan overlays it in ITK-SNAP or 3D Slicer.
  */
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { InputError } from '../../errors.ts';
 import { voxelCount, type Volume } from '../volume.ts';
-import { writeAtomically } from './atomic.ts';
+import { writeAtomically } from '../../output/atomic.ts';
 import { readDicomSeries } from './dicom.ts';
 import { formatOf, knownEnding, WRITABLE_ENDINGS } from './formats.ts';
 import { readFastmriHdf5 } from './hdf5.ts';
@@ -15,6 +18,7 @@ import {
   checkMetaImageHeader,
   checkNifti,
   checkNrrdHeader,
+  explainNrrdFailure,
   nonFiniteError,
 } from './integrity.ts';
 import { readItkFile, writeItkFile } from './itk.ts';
@@ -22,7 +26,6 @@ import { checkDeclaredSize, type ReadOptions } from './limits.ts';
 import { resolveLinks } from './paths.ts';
 
 export { formatOf, WRITABLE_ENDINGS, type ImageFormat } from './formats.ts';
-export { writeAtomically } from './atomic.ts';
 export { DEFAULT_MAX_VOXELS, MAX_VOXELS_ENV, maxVoxels, type ReadOptions } from './limits.ts';
 
 /** Throws InputError naming `file` when a floating-point volume holds NaN or infinite voxels. */
@@ -63,7 +66,10 @@ export async function readVolume(path: string, options: ReadOptions = {}): Promi
       break;
     case 'nrrd':
       checkNrrdHeader(path, options);
-      vol = await readItkFile(path);
+      vol = await readItkFile(path).catch((err: unknown) => {
+        explainNrrdFailure(path); // a truncated data section, by name, rather than the reader's silence
+        throw err;
+      });
       break;
   }
   // DICOM series are not checked before reading; their size is limited here, after the fact
@@ -75,7 +81,8 @@ export async function readVolume(path: string, options: ReadOptions = {}): Promi
 
 /**
  * Writes `vol` to `path` (.nii.gz, .nii, .mhd, .mha, .nrrd) in its own voxel type. The file appears
- * complete or not at all: it is written in a temporary folder next to `path` and then renamed.
+ * complete or not at all: it is written in a temporary folder next to `path` and then renamed
+ * (src/output/atomic.ts); a write that fails is an OutputError naming `path` and the cause.
  */
 export async function writeVolume(path: string, vol: Volume): Promise<void> {
   const ending = knownEnding(path);
@@ -94,7 +101,34 @@ export async function writeVolume(path: string, vol: Volume): Promise<void> {
     );
   }
   checkFinite(vol, path);
-  await writeAtomically(path, (tmp) => writeItkFile(tmp, vol));
+  await writeAtomically(
+    path,
+    (tmp) => writeItkFile(tmp, vol),
+    (tmp) => checkWritten(tmp, vol),
+  );
+}
+
+/**
+ * Throws when the image file(s) written at `tmp` hold fewer bytes than `vol`'s voxels (a .nii.gz must
+ * also decompress whole): itk-wasm's NIfTI writer leaves a short file on a full disk and says nothing.
+ */
+function checkWritten(tmp: string, vol: Volume): void {
+  const expected = vol.data.length * vol.data.BYTES_PER_ELEMENT;
+  let bytes: number;
+  if (tmp.toLowerCase().endsWith('.gz')) {
+    try {
+      bytes = gunzipSync(readFileSync(tmp)).length;
+    } catch (err) {
+      throw new Error(`the image writer left a damaged file (${(err as Error).message})`, { cause: err });
+    }
+  } else {
+    const dir = dirname(tmp);
+    bytes = readdirSync(dir).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
+  }
+  if (bytes < expected)
+    throw new Error(
+      `the image writer left an incomplete file (${bytes} bytes for ${expected} bytes of voxels)`,
+    );
 }
 
 /**

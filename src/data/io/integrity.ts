@@ -9,10 +9,10 @@
  * - every header's declared size is checked against the voxel limit (limits.ts) before decompressing;
  * - a MetaImage header whose data file is missing is reported by name.
  */
-import { closeSync, createReadStream, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join } from 'node:path';
 import { pipeline, type Readable } from 'node:stream';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { InputError } from '../../errors.ts';
 import type { Volume } from '../volume.ts';
 import { checkDeclaredSize, checkSpacing, type ReadOptions } from './limits.ts';
@@ -296,6 +296,48 @@ export function checkNrrdHeader(path: string, options: ReadOptions = {}): void {
       .filter((_, i) => spatial(i));
     checkSpacing(path, spacings, 'NRRD spacings');
   }
+}
+
+/**
+ * Why the NRRD file `path` could not be read, when its reader gave no reason: throws an InputError
+ * naming a truncated data section (raw: fewer bytes than sizes x type; gzip: a stream cut short or
+ * damaged, or too short once inflated). Returns when it finds nothing wrong (detached data, other
+ * encodings): the caller then reports the reader's failure.
+ */
+export function explainNrrdFailure(path: string): void {
+  const text = headText(path);
+  if (!text.startsWith('NRRD')) return;
+  const end = /\r?\n\r?\n/.exec(text);
+  if (!end) return;
+  const fields = new Map<string, string>();
+  for (const line of text.slice(0, end.index).split(/\r?\n/).slice(1)) {
+    const m = /^([^:#]+?):=?\s*(.*)$/.exec(line);
+    if (m) fields.set(m[1]!.trim().toLowerCase(), m[2]!.trim());
+  }
+  if (fields.has('data file') || fields.has('datafile')) return;
+  const dims = numbers(fields.get('sizes'));
+  const expected = dims.reduce((a, b) => a * b, 1) * nrrdBytes(fields.get('type') ?? '');
+  const start = end.index + end[0].length;
+  const encoding = (fields.get('encoding') ?? 'raw').toLowerCase();
+  let bytes: number;
+  if (encoding === 'raw') bytes = statSync(path).size - start;
+  else if (encoding === 'gzip' || encoding === 'gz') {
+    try {
+      bytes = gunzipSync(readFileSync(path).subarray(start)).length;
+    } catch (err) {
+      throw new InputError(
+        path,
+        `is truncated or damaged: its gzip-compressed voxel data cannot be inflated (${(err as Error).message})`,
+        REEXPORT,
+      );
+    }
+  } else return;
+  if (bytes < expected)
+    throw new InputError(
+      path,
+      `is truncated: its voxel data holds ${bytes} bytes, its header declares ${expected} (sizes ${dims.join(' ')} of ${fields.get('type') ?? '?'})`,
+      REEXPORT,
+    );
 }
 
 /** A detached MetaImage header's data file: its name in the header and the real file to read. */

@@ -127,7 +127,7 @@ export async function readItkFile(path: string): Promise<Volume> {
     if (!value) {
       throw new InputError(
         path,
-        `cannot be read (${diagnostics(printed, error) || 'unknown error'})`,
+        `cannot be read (${diagnostics(printed, error) || `the ${knownEnding(path) ?? 'image'} reader stopped without giving a reason`})`,
         'the file is incomplete or corrupt: copy or export it again',
       );
     }
@@ -137,16 +137,20 @@ export async function readItkFile(path: string): Promise<Volume> {
   }
 }
 
-/** Writes NIfTI / MetaImage / NRRD through itk-wasm to exactly `path` (no atomicity here; see atomic.ts). */
+/**
+ * Writes NIfTI / MetaImage / NRRD through itk-wasm to exactly `path` (no atomicity here: callers go
+ * through src/output/atomic.ts, which names the final output in the error and adds the fix).
+ */
 export async function writeItkFile(path: string, vol: Volume): Promise<void> {
   const { error, printed } = await quietly(() =>
     writeImageNode(itkFromVolume(vol), resolve(path), { useCompression: path.toLowerCase().endsWith('.gz') }),
   );
   if (error !== undefined) {
-    throw new InputError(
-      path,
-      `cannot be written (${diagnostics(printed, error) || 'unknown error'})`,
-      'check the folder is writable and the disk not full',
-    );
+    const cause = new Error(
+      diagnostics(printed, error) || 'the image writer gave no reason',
+    ) as NodeJS.ErrnoException;
+    const code = (error as NodeJS.ErrnoException | undefined)?.code;
+    if (typeof code === 'string') cause.code = code;
+    throw cause;
   }
 }

@@ -12,6 +12,8 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import { ConfigError, InputError } from '../../errors.ts';
+import { outputError, removeStaleTemporaries, temporaryPathFor } from '../../output/atomic.ts';
+import { checkOutputFolder } from '../../output/check.ts';
 import { writeDatasetJson } from '../dataset-json.ts';
 import { startTsWorker } from '../ts-worker.ts';
 import { DEFAULT_SYNTH_GRID, type SynthGrid } from './generate.ts';
@@ -92,11 +94,18 @@ export async function writeSynthCohort(opts: CohortOptions): Promise<CohortSumma
   if (grid.spacing.some((s) => !(s > 0)))
     throw new ConfigError('spacing', `needs three positive numbers, got ${grid.spacing.join(',')}`);
   const out = resolve(opts.out);
+  checkOutputFolder(out, '--out');
   if (existsSync(out) && readdirSync(out).length > 0) {
     throw new InputError(out, 'exists and is not empty', 'choose a new folder or delete this one');
   }
-  const tmp = `${out}.partial-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
+  // the cohort of a run killed meanwhile is removed; the folder appears whole under its name or not at all
+  removeStaleTemporaries(dirname(out), 0);
+  const tmp = temporaryPathFor(out);
+  try {
+    mkdirSync(tmp, { recursive: true });
+  } catch (err) {
+    throw outputError(out, err);
+  }
   for (const sub of [
     'imagesTr',
     opts.labelled > 0 ? 'labelsTr' : '',
@@ -132,9 +141,12 @@ export async function writeSynthCohort(opts: CohortOptions): Promise<CohortSumma
       file_ending: '.nii.gz',
       numTraining: opts.labelled + opts.unlabelled,
     });
-    mkdirSync(dirname(out), { recursive: true });
     if (existsSync(out)) rmSync(out, { recursive: true }); // an empty folder
-    renameSync(tmp, out);
+    try {
+      renameSync(tmp, out);
+    } catch (err) {
+      throw outputError(out, err);
+    }
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
     throw err;

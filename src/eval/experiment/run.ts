@@ -4,13 +4,22 @@
  * run leaves a file behind (summary.json, pred/, evaluation.json) and is skipped when that file is
  * there, so an interrupted experiment resumes where it stopped.
  */
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+  rmSync,
+} from 'node:fs';
 import { join } from 'node:path';
-import { openDataset } from '../../data/dataset.ts';
-import { makeSplit } from '../../data/splits.ts';
+import type { Dataset } from '../../data/dataset.ts';
+import { datasetSplit } from '../../data/splits.ts';
 import { readVolume, writeLabelMap } from '../../data/io/index.ts';
 import { mergeConfig, parseConfig } from '../../train/config.ts';
 import { runTraining, type RunSummary } from '../../train/run.ts';
+import { openDatasetCases, runSplit, splitOptionsOf, type RunSplit } from '../../train/run-split.ts';
 import type { TrainListener } from '../../train/events.ts';
 import { loadModel } from '../../infer/load-model.ts';
 import { predictVolume } from '../../infer/predict.ts';
@@ -79,29 +88,33 @@ interface PlannedRun {
   dir: string;
 }
 
-/** The test split's ground truth as one folder (copies from the dataset), for `evaluateFolders`. */
+/**
+ * The ground truth of a run's test split (RUN/splits.json) as one folder of copies from the dataset,
+ * for `evaluateFolders`; the folder is shared by the runs of one seed and holds exactly this test split.
+ */
 function groundTruthFolder(
   out: string,
-  dataDir: string,
-  seed: number,
+  ds: Dataset,
+  split: RunSplit,
 ): { gt: string; images: Map<string, string> } {
-  const ds = openDataset(dataDir);
-  const split = makeSplit(
-    ds.training.map((c) => ({ id: c.id, labelled: c.label !== undefined })),
-    ds.test.map((c) => ({ id: c.id, labelled: c.label !== undefined })),
-    { seed },
-  );
   const all = new Map([...ds.training, ...ds.test].map((c) => [c.id, c]));
-  const gt = join(out, 'ground-truth', `split-${seed}`);
+  const gt = join(out, 'ground-truth', `split-${split.seed}`);
   const images = new Map<string, string>();
   mkdirSync(gt, { recursive: true });
-  for (const c of split.test) {
-    const files = all.get(c.id)!;
+  const names = new Set<string>();
+  for (const id of split.test) {
+    const files = all.get(id);
+    if (!files)
+      throw new KneesegError(`the test case ${id} of the run's splits.json is not in the dataset ${ds.dir}`);
     if (!files.label) continue; // an unlabelled test case cannot be scored
-    images.set(c.id, files.images[0]!);
-    const link = join(gt, `${c.id}${ds.json.file_ending}`);
+    images.set(id, files.images[0]!);
+    const name = `${id}${ds.json.file_ending}`;
+    names.add(name);
+    const link = join(gt, name);
     if (!existsSync(link)) copyFileSync(files.label, link); // a copy: the image readers do not follow links out of their folder
   }
+  // another test split of this seed (another subjectPattern) left its cases here: they are not scored
+  for (const f of readdirSync(gt)) if (!names.has(f)) rmSync(join(gt, f), { force: true });
   return { gt, images };
 }
 
@@ -110,19 +123,16 @@ function rowSpecs(o: ExperimentOptions): RowSpec[] {
   return all.filter((s) => !o.methods || o.methods.includes(s.method));
 }
 
-function plan(o: ExperimentOptions): PlannedRun[] {
-  const ds = openDataset(o.data);
+function plan(o: ExperimentOptions, ds: Dataset): PlannedRun[] {
   const seeds = Array.from({ length: o.seeds ?? defaultSeeds(o.kind) }, (_, k) => (o.seed ?? 0) + k);
   const specs = rowSpecs(o);
   const runs: PlannedRun[] = [];
   for (const seed of seeds) {
-    const split = makeSplit(
-      ds.training.map((c) => ({ id: c.id, labelled: c.label !== undefined })),
-      ds.test.map((c) => ({ id: c.id, labelled: c.label !== undefined })),
-      { seed },
-    );
-    const available = split.train.filter((c) => c.labelled).length;
     for (const spec of specs) {
+      // the split the run will train on (its subjectPattern included), before its labels are thinned
+      const config = parseConfig(mergeConfig(mergeConfig(o.baseConfig ?? {}, spec.config ?? {}), { seed }));
+      const split = datasetSplit(ds, { ...splitOptionsOf(config), labeled: undefined });
+      const available = split.train.filter((c) => c.labelled).length;
       const labeled = labelledCount(spec.fraction, available);
       const key = runKey(spec.method, labeled, seed, spec.variant);
       runs.push({
@@ -202,8 +212,9 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
         'Fix: add --max-iterations N (e.g. 2000), or --minutes-per-run M',
     );
   mkdirSync(o.out, { recursive: true });
-  const ending = openDataset(o.data).json.file_ending;
-  const runs = plan(o);
+  const ds = openDatasetCases(o.data);
+  const ending = ds.json.file_ending;
+  const runs = plan(o, ds);
   const unique = [...new Map(runs.map((r) => [r.key, r])).values()];
   const results: RunResult[] = [];
   for (const [i, r] of unique.entries()) {
@@ -211,7 +222,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
       `[${i + 1}/${unique.length}] ${r.key}: ${r.spec.row}, ${r.labeled} of ${r.available} labelled, seed ${r.seed}`,
     );
     const summary = await trainRun(o, r);
-    const { gt, images } = groundTruthFolder(o.out, o.data, r.seed);
+    const { gt, images } = groundTruthFolder(o.out, ds, runSplit(r.dir));
     const pred = await predictRun(r, images, ending);
     const evaluation = await evaluateRun(r, pred, gt);
     const mean = [...meanCartilageDice(evaluation).values()];

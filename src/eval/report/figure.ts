@@ -3,11 +3,11 @@
  * SVG they were rasterised from. Charts are drawn with vega-lite + vega (SVG, no browser needed) and
  * rasterised with resvg; image figures (montages, surface renderings) are drawn into pixels directly.
  */
-import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { writeFileAtomic } from '../../output/atomic.ts';
 
 export interface Figure {
   readonly png: Buffer;
@@ -35,9 +35,8 @@ export async function renderVegaLite(spec: TopLevelSpec): Promise<Figure> {
 
 /** Writes DIR/NAME.png (and NAME.svg for charts); returns the PNG path. */
 export function writeFigure(dir: string, name: string, fig: Figure): string {
-  mkdirSync(dir, { recursive: true });
   const png = join(dir, `${name}.png`);
-  writeFileSync(png, fig.png);
-  if (fig.svg) writeFileSync(join(dir, `${name}.svg`), fig.svg);
+  writeFileAtomic(png, fig.png);
+  if (fig.svg) writeFileAtomic(join(dir, `${name}.svg`), fig.svg);
   return png;
 }

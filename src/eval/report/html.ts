@@ -3,10 +3,10 @@
  * `marked`, or ready HTML) and figures, each PNG embedded as a data: URI and each SVG inline, so the
  * page can be mailed or archived alone. The figure files stay beside it for papers and slides.
  */
-import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { marked } from 'marked';
 import { InputError } from '../../errors.ts';
+import { writeFileAtomic } from '../../output/atomic.ts';
 
 export interface ReportImage {
   /** a .png or .svg file */
@@ -87,7 +87,6 @@ ${sections.join('\n')}
 /** Writes the page to `file` and returns it. */
 export function writeHtmlReport(file: string, report: Report): string {
   const html = htmlReport(report);
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, html);
+  writeFileAtomic(file, html);
   return html;
 }

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as E from '../../../src/engine/index.ts';
+import { needPythonTorch, PYTHON } from '../../helpers/python-torch.ts';
 
 const { Conv2d, BatchNorm2d, BatchNorm1d, GroupNorm, ConvTranspose2d, Linear, ReLU, Dropout } = E.nn;
 
@@ -96,12 +97,6 @@ const TORCH_STATE_DICT = [
 ] as const;
 const isBuffer = (k: string) => /running_|num_batches/.test(k);
 
-const PYTHON = '/usr/bin/python3';
-function pythonHasTorch(): boolean {
-  const probe = "import importlib.util, sys; sys.exit(importlib.util.find_spec('torch') is None)";
-  return spawnSync(PYTHON, ['-c', probe], { stdio: 'ignore' }).status === 0;
-}
-
 test('namedParameters, namedBuffers and stateDict use PyTorch keys, shapes and order', () => {
   const net = new Net();
   const entries = (it: Iterable<[string, E.Tensor]>) => [...it].map(([k, t]) => [k, [...t.shape]]);
@@ -145,17 +140,13 @@ open(sys.argv[1], 'wb').write(struct.pack('<Q', len(h)) + h + b''.join(blobs))
 print(json.dumps([[k, list(v.shape)] for k, v in Net().state_dict().items()]))
 `;
 
-let reference: { keys: unknown; file: Map<string, E.Tensor> } | null | undefined;
-/** PyTorch's answers, or null (with a diagnostic) where python3-torch is absent outside CI. */
+let reference: { keys: unknown; file: Map<string, E.Tensor> } | undefined;
+/** PyTorch's answers, or null (the test skipped) where python3-torch is absent outside CI. */
 function pytorchReference(t: {
-  diagnostic(msg: string): void;
+  skip(message?: string): void;
 }): { keys: unknown; file: Map<string, E.Tensor> } | null {
+  if (!needPythonTorch(t, 'the comparison with PyTorch')) return null;
   if (reference !== undefined) return reference;
-  if (!pythonHasTorch()) {
-    assert.ok(!process.env.CI, `CI is set but ${PYTHON} cannot import torch (apt-get install python3-torch)`);
-    t.diagnostic('python3-torch is not installed: the comparison with PyTorch did not run');
-    return (reference = null);
-  }
   const dir = mkdtempSync(join(tmpdir(), 'kneeseg-module-'));
   try {
     writeFileSync(join(dir, 'net.py'), PY_REFERENCE);

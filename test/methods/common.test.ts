@@ -1,0 +1,79 @@
+/** Known answers for the helpers the flat SSL methods share (src/methods/common.ts). */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as E from '../../src/engine/index.ts';
+import { emaUpdate, rampedWeight, softDiceLoss } from '../../src/methods/common.ts';
+
+E.setNumThreads(1);
+
+const close = (a: number, b: number, tol: number, what: string) =>
+  assert.ok(Math.abs(a - b) <= tol, `${what}: ${a} vs ${b}`);
+
+test('softDiceLoss: the SSL4MIS value on a 2-class, 2-pixel case; 0 for a perfect or an empty class', () => {
+  // pixel 0 is class 0, pixel 1 class 1; p(class 0) = [0.8, 0.3], p(class 1) = [0.2, 0.7]
+  const probs = E.tensor([0.8, 0.3, 0.2, 0.7], [1, 2, 1, 2], { dtype: 'float64' });
+  const target = E.tensor([1, 0, 0, 1], [1, 2, 1, 2], { dtype: 'float64' });
+  // 1 - mean over classes of (2 * 0.8 + s) / (0.73 + 1 + s) and (2 * 0.7 + s) / (0.53 + 1 + s), s = 1e-5
+  close(softDiceLoss(probs, target).item(), 0.08005541961740714, 1e-12, 'loss');
+  close(softDiceLoss(target, target).item(), 0, 1e-12, 'perfect');
+  // a class absent from target and prediction counts as perfect: (0 + s) / (0 + s)
+  const absent = E.tensor([1, 1, 0, 0], [1, 2, 1, 2], { dtype: 'float64' });
+  close(softDiceLoss(absent, absent).item(), 0, 1e-12, 'absent class');
+});
+
+test('softDiceLoss pools the whole batch per class (not a mean of per-slice losses)', () => {
+  // both slices predict class 0 then class 1; slice 0 is right, slice 1 is class 0 throughout
+  const probs = E.tensor([1, 0, 0, 1, 1, 0, 0, 1], [2, 2, 1, 2], { dtype: 'float64' });
+  const target = E.tensor([1, 0, 0, 1, 1, 1, 0, 0], [2, 2, 1, 2], { dtype: 'float64' });
+  // class 0: inter 2, sum p^2 2, sum t^2 3; class 1: inter 1, sum p^2 2, sum t^2 1
+  const s = 1e-5;
+  const expected = 1 - ((4 + s) / (5 + s) + (2 + s) / (3 + s)) / 2;
+  close(softDiceLoss(probs, target).item(), expected, 1e-12, 'pooled');
+  // per slice: 0 and 1 - (2/3 + 0) / 2, whose mean (1/3) is not the pooled value (4/15)
+  const perSlice = (i: number) => softDiceLoss(probs.narrow(0, i, 1), target.narrow(0, i, 1)).item();
+  close((perSlice(0) + perSlice(1)) / 2, 1 / 3, 1e-5, 'mean of slices');
+  assert.ok(Math.abs(expected - 1 / 3) > 0.05);
+});
+
+test('rampedWeight: final * exp(-5 (1 - floor(iteration / 150) / rampup)^2), flat after the ramp', () => {
+  close(rampedWeight(1, 0, 40), Math.exp(-5), 1e-15, 'start');
+  close(rampedWeight(0.1, 149, 40), 0.1 * Math.exp(-5), 1e-15, 'still epoch 0');
+  close(rampedWeight(1, 150 * 20, 40), 0.28650479686019015, 1e-15, 'half way: exp(-1.25)');
+  close(rampedWeight(2, 150 * 40, 40), 2, 0, 'end');
+  close(rampedWeight(2, 150 * 400, 40), 2, 0, 'after');
+  close(rampedWeight(0.3, 7, 0), 0.3, 0, 'no ramp');
+  close(rampedWeight(1, 10, 4, 5), Math.exp(-1.25), 1e-15, 'epochs of 5 iterations');
+});
+
+test('emaUpdate: alpha = min(1 - 1 / (step + 1), decay) on parameters; buffers stay', () => {
+  const state = (w: number[], b: number[], mean: number[]) => ({
+    weight: E.tensor(w),
+    bias: E.tensor(b),
+    running_mean: E.tensor(mean),
+    running_var: E.tensor([1, 1]),
+    num_batches_tracked: E.tensor([0], [], { dtype: 'int64' }),
+  });
+  const teacher = new E.nn.BatchNorm1d(2);
+  const student = new E.nn.BatchNorm1d(2);
+  student.loadStateDict(state([3, 5], [-1, 1], [7, 7]));
+  const values = (m: E.Module) => Object.fromEntries([...m.stateDict()].map(([k, t]) => [k, t.toArray()]));
+
+  // step 0: alpha 0, the teacher becomes the student (parameters only)
+  teacher.loadStateDict(state([1, 1], [0, 0], [0, 0]));
+  emaUpdate(teacher, student, 0.99, 0);
+  assert.deepEqual(values(teacher).weight, [3, 5]);
+  assert.deepEqual(values(teacher).running_mean, [0, 0]);
+
+  // step 9: alpha = 0.9 < decay
+  teacher.loadStateDict(state([1, 1], [0, 0], [0, 0]));
+  emaUpdate(teacher, student, 0.99, 9);
+  values(teacher).weight!.forEach((v, i) => close(v, [1.2, 1.4][i]!, 1e-6, `weight ${i}`));
+  values(teacher).bias!.forEach((v, i) => close(v, [-0.1, 0.1][i]!, 1e-6, `bias ${i}`));
+
+  // step 999: alpha = decay = 0.99
+  teacher.loadStateDict(state([1, 1], [0, 0], [0, 0]));
+  emaUpdate(teacher, student, 0.99, 999);
+  values(teacher).weight!.forEach((v, i) => close(v, [1.02, 1.04][i]!, 1e-6, `weight ${i}`));
+  assert.deepEqual(values(teacher).running_mean, [0, 0]);
+  assert.deepEqual(values(student).weight, [3, 5], 'the student is not changed');
+});
