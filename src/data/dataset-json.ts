@@ -6,7 +6,8 @@
  * dataset folder or absolute (src/data/dataset.ts reads it). `numTraining`, `name`, `description` and
  * any other keys nnU-Net or users add are kept as they are.
  */
-import { readFileSync, writeFileSync, renameSync, mkdirSync, rmSync } from 'node:fs';
+import { readFileSync, mkdirSync } from 'node:fs';
+import { writeFileAtomic } from '../output/atomic.ts';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { InputError } from '../errors.ts';
@@ -66,7 +67,7 @@ export function readDatasetJson(dir: string): DatasetJson {
   return parsed.data;
 }
 
-/** Validates `json` and writes DIR/dataset.json (pretty-printed) via a temporary file and rename. */
+/** Validates `json` and writes DIR/dataset.json (pretty-printed) through the one atomic writer. */
 export function writeDatasetJson(dir: string, json: DatasetJson): void {
   const path = join(dir, 'dataset.json');
   const parsed = DatasetJsonSchema.safeParse(json);
@@ -78,11 +79,5 @@ export function writeDatasetJson(dir: string, json: DatasetJson): void {
     );
   }
   mkdirSync(dir, { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, `${JSON.stringify(parsed.data, null, 2)}\n`);
-    renameSync(tmp, path);
-  } finally {
-    rmSync(tmp, { force: true });
-  }
+  writeFileAtomic(path, `${JSON.stringify(parsed.data, null, 2)}\n`);
 }

@@ -4,15 +4,7 @@
  * run leaves a file behind (summary.json, pred/, evaluation.json) and is skipped when that file is
  * there, so an interrupted experiment resumes where it stopped.
  */
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-  rmSync,
-} from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Dataset } from '../../data/dataset.ts';
 import { datasetSplit } from '../../data/splits.ts';
@@ -26,6 +18,7 @@ import { predictVolume } from '../../infer/predict.ts';
 import { evaluateFolders } from '../evaluate.ts';
 import { evaluationJson, EvaluationJsonSchema, type EvaluationJson } from '../evaluation-json.ts';
 import { KneesegError } from '../../errors.ts';
+import { writeFileAtomic } from '../../output/atomic.ts';
 import {
   defaultSeeds,
   labelledCount,
@@ -179,7 +172,7 @@ async function predictRun(r: PlannedRun, images: Map<string, string>, ending: st
     const { labels } = predictVolume(model, image, file);
     await writeLabelMap(join(pred, `${id}${ending}`), labels);
   }
-  writeFileSync(done, '');
+  writeFileAtomic(done, '');
   return pred;
 }
 
@@ -187,7 +180,7 @@ async function evaluateRun(r: PlannedRun, pred: string, gt: string): Promise<Eva
   const path = join(r.dir, 'evaluation.json');
   if (existsSync(path)) return EvaluationJsonSchema.parse(JSON.parse(readFileSync(path, 'utf8')));
   const ev = evaluationJson(await evaluateFolders({ predDir: pred, gtDir: gt, workers: 1 }));
-  writeFileSync(path, `${JSON.stringify(ev, null, 2)}\n`);
+  writeFileAtomic(path, `${JSON.stringify(ev, null, 2)}\n`);
   return ev;
 }
 
@@ -250,8 +243,8 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   );
   const md = resultsMarkdown(o, rows);
   const resultsPath = join(o.out, 'RESULTS.md');
-  writeFileSync(resultsPath, md);
-  writeFileSync(
+  writeFileAtomic(resultsPath, md);
+  writeFileAtomic(
     join(o.out, 'RESULTS.json'),
     `${JSON.stringify(
       results.map((r) => ({
