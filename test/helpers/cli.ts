@@ -15,12 +15,15 @@ export async function kneeseg(...args: string[]): Promise<CliResult> {
   const [log, error] = [console.log, console.error];
   console.log = (...a: unknown[]) => void out.push(a.join(' '));
   console.error = (...a: unknown[]) => void err.push(a.join(' '));
+  // main reads process.exitCode, which the test runner sets to 1 after a failed test: a command must
+  // not inherit it, and the runner's own status must survive the command
+  const runnerExitCode = process.exitCode;
+  process.exitCode = undefined;
   try {
     const code = await main(['node', 'kneeseg', ...args]);
     return { code, stdout: out.join('\n'), stderr: err.join('\n') };
   } finally {
     [console.log, console.error] = [log, error];
-    // the CLI sets it; the test process must not inherit it
-    process.exitCode = undefined;
+    process.exitCode = runnerExitCode;
   }
 }
