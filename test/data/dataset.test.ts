@@ -23,15 +23,7 @@ import { writeLabelMap, writeVolume } from '../../src/data/io/index.ts';
 import { tmpdir } from 'node:os';
 import { InputError } from '../../src/errors.ts';
 import { GEOMETRY, JSON_ALL, labels, makeDataset, scan } from './dataset-fixture.ts';
-
-function throwsNaming(fn: () => unknown, file: string, problem: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof InputError, String(err));
-    assert.equal(err.file, file);
-    assert.match(err.message, problem);
-    return true;
-  });
-}
+import { throwsNaming } from '../helpers/throws-naming.ts';
 
 async function rejectsNaming(p: Promise<unknown>, file: string, problem: RegExp): Promise<void> {
   await assert.rejects(p, (err: unknown) => {

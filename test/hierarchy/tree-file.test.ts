@@ -4,17 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InputError } from '../../src/errors.ts';
 import { KNEE_TREE, readLabelTree } from '../../src/hierarchy/tree.ts';
-
-function throwsNaming(fn: () => unknown, file: string, problem: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof InputError, String(err));
-    assert.equal(err.file, file);
-    assert.match(err.message, problem);
-    return true;
-  });
-}
+import { throwsNaming } from '../helpers/throws-naming.ts';
 
 test('readLabelTree reads a tree file; a missing, unparsable or invalid one is an InputError naming it', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'kneeseg-tree-'));

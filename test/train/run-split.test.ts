@@ -5,7 +5,6 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDataset } from '../../src/data/dataset.ts';
 import { makeSplit } from '../../src/data/splits.ts';
-import { InputError } from '../../src/errors.ts';
 import { parseConfig } from '../../src/train/config.ts';
 import {
   configSplit,
@@ -17,17 +16,9 @@ import {
 } from '../../src/train/run-split.ts';
 import { makeDataset } from '../data/dataset-fixture.ts';
 import { tempDir } from './helpers.ts';
+import { throwsNaming } from '../helpers/throws-naming.ts';
 
 const root = tempDir('run-split');
-
-function throwsNaming(fn: () => unknown, file: string, problem: RegExp): void {
-  assert.throws(fn, (err: unknown) => {
-    assert.ok(err instanceof InputError, String(err));
-    assert.equal(err.file, file);
-    assert.match(err.message, problem);
-    return true;
-  });
-}
 
 test('configSplit is makeSplit with the seed, data.labeled and data.subjectPattern of the configuration', async () => {
   const dir = await makeDataset();
