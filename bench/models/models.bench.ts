@@ -190,7 +190,7 @@ function main(): void {
       );
     }
   }
-  const out = fileURLToPath(new URL('../../runs/bench/', import.meta.url));
+  const out = fileURLToPath(new URL('../../runs/bench', import.meta.url));
   const file = arg('out', 'models.json');
   mkdirSync(out, { recursive: true });
   writeFileSync(

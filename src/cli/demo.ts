@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeSynthCohort } from '../data/synth/index.ts';
-import { runExperiment } from '../eval/experiment/run.ts';
+import { runExperiment } from '../experiment/run.ts';
 import { trainProgress } from './progress.ts';
 
 interface Flags {

@@ -1,9 +1,9 @@
-/** `kneeseg experiment`: re-runs one of the paper's tables or figures (thin over src/eval/experiment). */
+/** `kneeseg experiment`: re-runs one of the paper's tables or figures (thin over src/experiment). */
 import type { Command } from 'commander';
 import { InputError } from '../errors.ts';
 import { readConfigFile } from '../train/config.ts';
-import { runExperiment } from '../eval/experiment/run.ts';
-import { EXPERIMENT_KINDS, type ExperimentKind } from '../eval/experiment/plan.ts';
+import { runExperiment } from '../experiment/run.ts';
+import { EXPERIMENT_KINDS, type ExperimentKind } from '../experiment/plan.ts';
 import { trainProgress } from './progress.ts';
 
 interface Flags {

@@ -6,6 +6,7 @@ export { noGrad, enableGrad, isGradEnabled } from './autograd.ts';
 export { type DType, type TypedArray, DTYPES, isFloating } from './dtype.ts';
 export { Module, Layer, Sequential } from './nn/module.ts';
 export * as nn from './nn/layers.ts';
+export { softDiceLoss } from './nn/losses.ts';
 export { Adam, AdamW, SGD, Optimizer, type OptimizerState } from './optim.ts';
 export { saveSafetensors, loadSafetensors, encodeSafetensors, decodeSafetensors } from './safetensors.ts';
 export * from './runtime.ts';

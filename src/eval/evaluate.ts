@@ -10,7 +10,7 @@ import { InputError } from '../errors.ts';
 import { DatasetJsonSchema } from '../data/dataset-json.ts';
 import { DEFAULT_LABELS } from '../data/dataset.ts';
 import { summarizeStructures, type Summary } from './aggregate.ts';
-import { matchCases } from './case-files.ts';
+import { matchCases } from '../data/case-files.ts';
 import { evaluateCase, type CaseJob, type CaseResult } from './evaluate-case.ts';
 import type { StructureMetrics } from './metrics.ts';
 import { runWorkerPool } from './worker-pool.ts';

@@ -10,9 +10,9 @@
  *   misses structures, hence the flag).
  * - Volume error (%) = 100 (V_pred - V_gt) / V_gt: NaN when the ground truth is empty.
  */
-import type { Mask } from '../levelset/edt.ts';
+import type { Mask } from '../image/edt.ts';
 import type { VoxelArray } from '../data/volume.ts';
-import { diceFromOverlap, overlap } from './dice.ts';
+import { diceFromOverlap, overlap } from '../image/dice.ts';
 import {
   summarizeSurfaceDistances,
   surfacePair,

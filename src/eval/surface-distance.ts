@@ -14,8 +14,8 @@
  * Surface distances are undefined when either mask is empty (medpy raises); these functions return
  * NaN then and the caller reports the case (see metrics.ts).
  */
-import { squaredDistanceToForeground, type Mask } from '../levelset/edt.ts';
-import { percentileSorted } from './percentile.ts';
+import { squaredDistanceToForeground, type Mask } from '../image/edt.ts';
+import { percentileSorted } from '../image/percentile.ts';
 
 export type Shape3 = readonly [number, number, number];
 export type Spacing3 = readonly [number, number, number];

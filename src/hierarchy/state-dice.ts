@@ -3,11 +3,10 @@
  * configs/paper.json). L_CP is a cross-entropy over the legal states, summed over pixels, so a thin
  * plate's few pixels pull its logits little against the many background and bone pixels; a Dice term
  * normalises each state by its own size (the remedy of every flat baseline here: SSL4MIS's
- * `DiceLoss`, src/methods/common.ts softDiceLoss). Pixels observed only at an inner node (partial
+ * `DiceLoss`, src/engine/nn/losses.ts softDiceLoss). Pixels observed only at an inner node (partial
  * labels) fix no state and are left out.
  */
-import type { Tensor } from '../engine/index.ts';
-import { softDiceLoss } from '../methods/common.ts';
+import { softDiceLoss, type Tensor } from '../engine/index.ts';
 import { stateScores } from './states.ts';
 import { consistentStates, lookupPerPixel } from './targets.ts';
 import type { LabelTree } from './tree.ts';

@@ -20,7 +20,7 @@ import { DEFAULT_LABELS } from '../data/dataset.ts';
 import { readVolume } from '../data/io/index.ts';
 import type { Volume } from '../data/volume.ts';
 import { InputError, KneesegError, OutputError } from '../errors.ts';
-import { listLabelMaps } from '../eval/case-files.ts';
+import { listLabelMaps } from '../data/case-files.ts';
 import { writeFileAtomic } from '../output/atomic.ts';
 import { withFolderLock } from '../output/lock.ts';
 import { measureLabelMap, measurementsCsv, measurementsJson, type CaseMeasurements } from './measure.ts';

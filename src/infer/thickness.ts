@@ -15,7 +15,7 @@
  *    voxel centres cannot sit in the middle of a plate an even number of voxels thick, so at f = 1 the
  *    thickness of an axis-aligned plate of n voxels comes out n (n even) or n + 1 (n odd) voxels; at
  *    f = 2 it is exactly n for both. A voxel's thickness is the mean of its sub-voxels'.
- * 2. r(c) from the exact EDT of the background (src/levelset/edt.ts) on the plate's bounding box
+ * 2. r(c) from the exact EDT of the background (src/image/edt.ts) on the plate's bounding box
  *    grown by one voxel. The image border is not background: a plate cut by the field of view is not
  *    thinned where it is cut.
  * 3. centres whose ball lies inside a 26-neighbour's ball (r(n) >= r(c) + |n - c|) are dropped: they
@@ -53,14 +53,14 @@
  * the map is the painting's value for value (test/infer/thickness.test.ts checks both against each
  * other and against the definition in float64).
  * Cost: the EDT, the ridge test and step 3b are O(f^3 V) for V voxels in the bounding box (the EDT
- * about the plate's voxels, see src/levelset/edt.ts), the sort is linear (counting sorts on r^2's
+ * about the plate's voxels, see src/image/edt.ts), the sort is linear (counting sorts on r^2's
  * float32 bits); then a constant per kept ridge centre plus the pyramid nodes its caps meet. On a
  * map nearly all one plate, the centres left after step 3b are mostly on the grid's faces (there the
  * uphill neighbours are off the grid), and they are what remains expensive (bench/thickness/,
  * README "Speed").
  */
-import { squaredDistanceToForeground, type Mask } from '../levelset/edt.ts';
-import { percentileSorted } from '../eval/percentile.ts';
+import { squaredDistanceToForeground, type Mask } from '../image/edt.ts';
+import { percentileSorted } from '../image/percentile.ts';
 
 export type Shape3 = readonly [number, number, number];
 export type Spacing3 = readonly [number, number, number];

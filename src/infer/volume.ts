@@ -15,7 +15,7 @@
  * 'high' (toward the patient's left).
  */
 import type { Geometry } from '../data/volume.ts';
-import type { Mask } from '../levelset/edt.ts';
+import type { Mask } from '../image/edt.ts';
 
 export type KneeSide = 'left' | 'right' | 'unknown';
 export type HalfName = 'medial' | 'lateral' | 'low' | 'high';

@@ -32,7 +32,7 @@
  * mask gives +1 everywhere (the structure is absent: far outside, probability 0 after the transform)
  * instead of DTC's 0 ("boundary everywhere", probability 0.5); a full mask gives -1 as in 'dtc'.
  */
-import { insideOutsideDistances, type Mask } from './edt.ts';
+import { insideOutsideDistances, type Mask } from '../image/edt.ts';
 
 /**
  * Pixels of a 2-D mask on its inner boundary (skimage `find_boundaries(mode='inner')`, connectivity 1):

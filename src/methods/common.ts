@@ -2,7 +2,15 @@
  * Pieces several methods share: splitting a batch, flat (softmax) class targets, the Dice loss of
  * SSL4MIS, the consistency ramp, EMA teachers.
  */
-import { crossEntropy, noGrad, oneHot, tensor, type Module, type Tensor } from '../engine/index.ts';
+import {
+  crossEntropy,
+  noGrad,
+  oneHot,
+  softDiceLoss,
+  tensor,
+  type Module,
+  type Tensor,
+} from '../engine/index.ts';
 import { InputError } from '../errors.ts';
 import type { LabelTree } from '../hierarchy/tree.ts';
 import { sigmoidRampup } from '../levelset/schedule.ts';
@@ -49,22 +57,6 @@ export function flatClasses(labels: Tensor, tree: LabelTree, source = 'label map
 /** [L, H, W] class indices -> [L, C, H, W] one-hot in `dtype`. */
 export function oneHotClasses(cls: Tensor, classes: number, dtype: Tensor['dtype'] = 'float32'): Tensor {
   return oneHot(cls, classes).permute(0, 3, 1, 2).to(dtype);
-}
-
-/**
- * Soft Dice loss of SSL4MIS (`losses.DiceLoss`, code/utils/losses.py): per class
- * 1 - (2 sum(p t) + 1e-5) / (sum(p^2) + sum(t^2) + 1e-5), averaged over all classes (background
- * included), sums over the whole batch.
- *
- * @param probs   [N, C, H, W] softmax probabilities
- * @param target  [N, C, H, W] one-hot
- */
-export function softDiceLoss(probs: Tensor, target: Tensor, smooth = 1e-5): Tensor {
-  const dims = [0, 2, 3];
-  const inter = probs.mul(target).sum(dims);
-  const z = probs.square().sum(dims);
-  const y = target.square().sum(dims);
-  return inter.mul(2).add(smooth).div(z.add(y).add(smooth)).rsub(1).mean();
 }
 
 /**

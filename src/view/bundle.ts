@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** src/view/page: index.html, style.css and the script's sources. */
-export const PAGE_DIR = fileURLToPath(new URL('./page/', import.meta.url));
+export const PAGE_DIR = fileURLToPath(new URL('./page', import.meta.url));
 /** Where `npm run build:view` writes app.js. */
-export const DEFAULT_BUNDLE_DIR = fileURLToPath(new URL('../../dist/view/', import.meta.url));
+export const DEFAULT_BUNDLE_DIR = fileURLToPath(new URL('../../dist/view', import.meta.url));
 export const BUNDLE_FILE = 'app.js';
 
 /** Bundles the page into OUT/app.js; returns its path. */

@@ -15,7 +15,7 @@ import { basename, join, resolve } from 'node:path';
 import { openDataset, readDatasetJson, type DatasetJson } from '../data/dataset.ts';
 import { DEFAULT_LABELS } from '../data/dataset.ts';
 import { InputError } from '../errors.ts';
-import { listLabelMaps } from '../eval/case-files.ts';
+import { listLabelMaps } from '../data/case-files.ts';
 import type { MeasurementRow } from './api.ts';
 
 export interface CatalogCase {

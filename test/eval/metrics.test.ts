@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { labelMask, structureMetrics } from '../../src/eval/metrics.ts';
-import { dice } from '../../src/eval/dice.ts';
-import { percentile } from '../../src/eval/percentile.ts';
+import { dice } from '../../src/image/dice.ts';
+import { percentile } from '../../src/image/percentile.ts';
 import {
   hd95,
   surfaceDistances,

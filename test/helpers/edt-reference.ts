@@ -1,10 +1,10 @@
 /**
- * The Euclidean distance transform as src/levelset/edt.ts computed it before its exact shortcuts
+ * The Euclidean distance transform as src/image/edt.ts computed it before its exact shortcuts
  * (skipped constant lines, copied repeated blocks, tiled strided passes): one 1-D pass per axis,
  * line by line, the intermediate values stored in the output between the passes. Kept as the
- * reference the shortcuts must equal bit for bit (test/levelset/edt.test.ts).
+ * reference the shortcuts must equal bit for bit (test/image/edt.test.ts).
  */
-import type { DistanceArray, Mask } from '../../src/levelset/edt.ts';
+import type { DistanceArray, Mask } from '../../src/image/edt.ts';
 
 function edt1d(
   f: Float64Array,

@@ -4,7 +4,7 @@
  * the baseline of bench/thickness/. Every ridge ball is painted, keeping the largest diameter per
  * voxel: O(sum of the ridge balls' volumes).
  */
-import { squaredDistanceToForeground, type Mask } from '../../src/levelset/edt.ts';
+import { squaredDistanceToForeground, type Mask } from '../../src/image/edt.ts';
 import type { Shape3, Spacing3 } from '../../src/infer/thickness.ts';
 
 const REL_EPS = 1e-6;

@@ -6,7 +6,7 @@
 import { InputError } from '../../errors.ts';
 import { DEFAULT_LABELS } from '../../data/dataset.ts';
 import type { Volume } from '../../data/volume.ts';
-import { percentileSorted } from '../percentile.ts';
+import { percentileSorted } from '../../image/percentile.ts';
 import type { Figure } from './figure.ts';
 import { structureColors } from './palette.ts';
 import { planeGrid, sliceAxisOf, voxelIndex, type Axis, type PlaneGrid } from './plane.ts';

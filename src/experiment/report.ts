@@ -5,22 +5,28 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { readVolume } from '../../data/io/index.ts';
-import { diceBoxPlot } from '../report/dice-box.ts';
-import { writeFigure } from '../report/figure.ts';
-import { writeHtmlReport, type ReportImage } from '../report/html.ts';
-import { labelEfficiencyPlot } from '../report/label-efficiency.ts';
-import { surfaceRendering } from '../report/surface-render.ts';
-import { sliceMontage } from '../report/slice-montage.ts';
-import { summarize } from '../aggregate.ts';
-import type { ExperimentOptions } from './run.ts';
+import { readVolume } from '../data/io/index.ts';
+import { diceBoxPlot } from '../eval/report/dice-box.ts';
+import { writeFigure } from '../eval/report/figure.ts';
+import { writeHtmlReport, type ReportImage } from '../eval/report/html.ts';
+import { labelEfficiencyPlot } from '../eval/report/label-efficiency.ts';
+import { surfaceRendering } from '../eval/report/surface-render.ts';
+import { sliceMontage } from '../eval/report/slice-montage.ts';
+import { summarize } from '../eval/aggregate.ts';
 import { CARTILAGES, meanCartilageDice, referenceRow, type TableRow } from './results.ts';
-import { runKey } from './plan.ts';
+import { runKey, type ExperimentKind } from './plan.ts';
+
+/** What the report needs of the experiment: its kind, dataset and output folders. */
+export interface ReportTarget {
+  kind: ExperimentKind;
+  data: string;
+  out: string;
+}
 
 const rowName = (r: TableRow) => `${r.spec.row} (${r.labeled})`;
 
 export async function writeExperimentReport(
-  o: ExperimentOptions,
+  o: ReportTarget,
   rows: TableRow[],
   markdown: string,
 ): Promise<string> {

@@ -5,7 +5,7 @@
  * picks up the runs it finished.
  */
 import { readFileSync } from 'node:fs';
-import { KneesegError } from '../../errors.ts';
+import { KneesegError } from '../errors.ts';
 
 export type ExperimentKind = 'ablation' | 'label-efficiency' | 'compare' | 'options';
 export const EXPERIMENT_KINDS: readonly ExperimentKind[] = [
@@ -72,7 +72,7 @@ export function labelEfficiencyRows(fractions: readonly number[] = [0.1, 0.2, 0.
 }
 
 /** configs/paper.json: the paper's settings where SSHCPS's defaults depart from them. */
-export const PAPER_PRESET_URL = new URL('../../../configs/paper.json', import.meta.url);
+export const PAPER_PRESET_URL = new URL('../../configs/paper.json', import.meta.url);
 
 export function paperPreset(): Record<string, unknown> {
   return JSON.parse(readFileSync(PAPER_PRESET_URL, 'utf8')) as Record<string, unknown>;

@@ -10,9 +10,9 @@ import {
   optionsRows,
   rowsOf,
   runKey,
-} from '../../../src/eval/experiment/plan.ts';
-import { mergeConfig, parseConfig } from '../../../src/train/config.ts';
-import { pairedWilcoxon } from '../../../src/eval/experiment/stats.ts';
+} from '../../src/experiment/plan.ts';
+import { mergeConfig, parseConfig } from '../../src/train/config.ts';
+import { pairedWilcoxon } from '../../src/experiment/stats.ts';
 
 test('the tables train what the paper reports', () => {
   const ablation = ablationRows();
@@ -120,7 +120,7 @@ test('options rows: the defaults, then one departure from the paper set back at 
   const paper = variants.find((r) => r.variant === 'paper');
   assert.deepEqual(
     paper?.config,
-    JSON.parse(readFileSync(new URL('../../../configs/paper.json', import.meta.url), 'utf8')),
+    JSON.parse(readFileSync(new URL('../../configs/paper.json', import.meta.url), 'utf8')),
   );
   // the preset holds every single departure above
   const inPaper = changed(paper?.config);

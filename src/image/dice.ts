@@ -5,7 +5,7 @@
  * Convention for empty masks (as MONAI's `DiceMetric(ignore_empty=False)`): both empty -> 1 (the
  * structure is rightly absent), exactly one empty -> 0.
  */
-import type { Mask } from '../levelset/edt.ts';
+import type { Mask } from './edt.ts';
 
 /** Voxel counts of prediction, ground truth and their overlap. */
 export interface Overlap {

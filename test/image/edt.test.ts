@@ -4,7 +4,7 @@ import {
   distanceToForeground,
   insideOutsideDistances,
   squaredDistanceToForeground,
-} from '../../src/levelset/edt.ts';
+} from '../../src/image/edt.ts';
 import { mulberry32 as rng } from '../../src/data/random.ts';
 import { squaredDistanceReference } from '../helpers/edt-reference.ts';
 

@@ -3,8 +3,8 @@
  * mean ± sd over seeds (over test cases when there is one seed), the parameter count, and a paired
  * Wilcoxon signed-rank test of SSHCPS against each row on the per-case mean cartilage Dice.
  */
-import type { EvaluationJson } from '../evaluation-json.ts';
-import { summarize } from '../aggregate.ts';
+import type { EvaluationJson } from '../eval/evaluation-json.ts';
+import { summarize } from '../eval/aggregate.ts';
 import { pairedWilcoxon } from './stats.ts';
 import { sameRow, type RowSpec } from './plan.ts';
 

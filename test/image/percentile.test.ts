@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { percentile } from '../../src/eval/percentile.ts';
+import { percentile } from '../../src/image/percentile.ts';
 
 test('matches numpy.percentile (linear) on known values', () => {
   // Values from numpy 2.4: np.percentile(x, q)

@@ -7,7 +7,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { InputError } from '../errors.ts';
-import { READABLE_ENDINGS } from '../data/dataset-json.ts';
+import { READABLE_ENDINGS } from './dataset-json.ts';
 
 /** Case id -> file of a folder of label maps. */
 export function listLabelMaps(dir: string): Map<string, string> {

@@ -6,11 +6,11 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeSynthCohort } from '../../../src/data/synth/index.ts';
-import { makeSplit } from '../../../src/data/splits.ts';
-import { runExperiment } from '../../../src/eval/experiment/run.ts';
-import { readRunSplit } from '../../../src/train/run-split.ts';
-import { tempDir } from '../../train/helpers.ts';
+import { writeSynthCohort } from '../../src/data/synth/index.ts';
+import { makeSplit } from '../../src/data/splits.ts';
+import { runExperiment } from '../../src/experiment/run.ts';
+import { readRunSplit } from '../../src/train/run-split.ts';
+import { tempDir } from '../train/helpers.ts';
 
 const root = tempDir('experiment-split');
 const PATTERN = '^(s\\d+)_';

@@ -2,10 +2,10 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runExperiment } from '../../../src/eval/experiment/run.ts';
-import { optionsRows } from '../../../src/eval/experiment/plan.ts';
-import { tempDir, tinyCohort } from '../../train/helpers.ts';
-import { kneeseg } from '../../helpers/cli.ts';
+import { runExperiment } from '../../src/experiment/run.ts';
+import { optionsRows } from '../../src/experiment/plan.ts';
+import { tempDir, tinyCohort } from '../train/helpers.ts';
+import { kneeseg } from '../helpers/cli.ts';
 
 const root = tempDir('experiment-options');
 let data = '';

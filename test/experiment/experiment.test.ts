@@ -2,8 +2,8 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { runExperiment, type ExperimentOptions } from '../../../src/eval/experiment/run.ts';
-import { tempDir, tinyCohort } from '../../train/helpers.ts';
+import { runExperiment, type ExperimentOptions } from '../../src/experiment/run.ts';
+import { tempDir, tinyCohort } from '../train/helpers.ts';
 
 const root = tempDir('experiment');
 let data = '';

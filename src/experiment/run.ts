@@ -6,19 +6,19 @@
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Dataset } from '../../data/dataset.ts';
-import { datasetSplit } from '../../data/splits.ts';
-import { readVolume, writeLabelMap } from '../../data/io/index.ts';
-import { mergeConfig, parseConfig } from '../../train/config.ts';
-import { runTraining, type RunSummary } from '../../train/run.ts';
-import { openDatasetCases, runSplit, splitOptionsOf, type RunSplit } from '../../train/run-split.ts';
-import type { TrainListener } from '../../train/events.ts';
-import { loadModel } from '../../infer/load-model.ts';
-import { predictVolume } from '../../infer/predict.ts';
-import { evaluateFolders } from '../evaluate.ts';
-import { evaluationJson, EvaluationJsonSchema, type EvaluationJson } from '../evaluation-json.ts';
-import { KneesegError } from '../../errors.ts';
-import { writeFileAtomic } from '../../output/atomic.ts';
+import type { Dataset } from '../data/dataset.ts';
+import { datasetSplit } from '../data/splits.ts';
+import { readVolume, writeLabelMap } from '../data/io/index.ts';
+import { mergeConfig, parseConfig } from '../train/config.ts';
+import { runTraining, type RunSummary } from '../train/run.ts';
+import { openDatasetCases, runSplit, splitOptionsOf, type RunSplit } from '../train/run-split.ts';
+import type { TrainListener } from '../train/events.ts';
+import { loadModel } from '../infer/load-model.ts';
+import { predictVolume } from '../infer/predict.ts';
+import { evaluateFolders } from '../eval/evaluate.ts';
+import { evaluationJson, EvaluationJsonSchema, type EvaluationJson } from '../eval/evaluation-json.ts';
+import { KneesegError } from '../errors.ts';
+import { writeFileAtomic } from '../output/atomic.ts';
 import {
   defaultSeeds,
   labelledCount,
