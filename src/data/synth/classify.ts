@@ -21,6 +21,8 @@ type P3 = readonly [number, number, number];
 
 /** Cortical bone thickness (mm). */
 const CORTEX = 1.3;
+/** "No tissue of this region here": the next region decides. */
+const NONE = -1;
 
 export class KneeModel {
   readonly bones: KneeBones;
@@ -81,82 +83,110 @@ export class KneeModel {
     const L = this.limb;
     const lr = ellipsoidRadius2(u, v - L.v, 0, L.a + L.fat, L.b + L.fat, 1);
     if (lr >= 1) return Tissue.air;
+    const femoral = this.femurRegion(u, v, w);
+    if (femoral !== NONE) return femoral;
+    const tibial = this.tibiaRegion(u, v, w);
+    if (tibial !== NONE) return tibial;
+    return this.softTissue(u, v, w, lr);
+  }
+
+  // What the bone regions leave for the soft-tissue tests (scratch fields: classify runs per voxel,
+  // so no object is allocated per call).
+  private sdfF = 1e9;
+  private tibTop = -1e9;
+  private tibCart = 0;
+  private inOutline = false;
+
+  /** Femur, femoral and patellar cartilage, patella; NONE elsewhere (sets sdfF). */
+  private femurRegion(u: number, v: number, w: number): number {
     const k = this.bones;
     const s = k.s;
-    // --- femur, femoral and patellar cartilage, patella
-    let sdfF = 1e9;
-    if (w > this.femurBottom && u > -48 * s && u < 48 * s && v > -40 * s && v < 70 * s) {
-      sdfF = k.femurSdf(u, v, w);
-      if (sdfF < 0) return sdfF > -CORTEX ? Tissue.femurCortex : Tissue.femurMarrow;
-      const p = k.patella;
-      const pe = ellipsoidSdf(u - p.u, v - p.v, w - p.w, p.a, p.b, p.c);
-      if (pe < 0 && sdfF > p.offset) {
-        const t = patellarThickness(k, u, w);
-        const back = sdfF - p.offset - t;
-        if (back > 0 || v > p.v) {
-          return back < CORTEX || pe > -CORTEX ? Tissue.patellaCortex : Tissue.patellaMarrow;
-        }
-        const depth = 1 - (sdfF - p.offset) / t;
-        if (inDefect(this.defects, u, v, w, depth)) return Tissue.fluid;
-        this.depth = depth;
-        return Tissue.patellarCartilage;
+    this.sdfF = 1e9;
+    if (!(w > this.femurBottom && u > -48 * s && u < 48 * s && v > -40 * s && v < 70 * s)) return NONE;
+    const sdfF = k.femurSdf(u, v, w);
+    this.sdfF = sdfF;
+    if (sdfF < 0) return sdfF > -CORTEX ? Tissue.femurCortex : Tissue.femurMarrow;
+    const p = k.patella;
+    const pe = ellipsoidSdf(u - p.u, v - p.v, w - p.w, p.a, p.b, p.c);
+    if (pe < 0 && sdfF > p.offset) {
+      const t = patellarThickness(k, u, w);
+      const back = sdfF - p.offset - t;
+      if (back > 0 || v > p.v) {
+        return back < CORTEX || pe > -CORTEX ? Tissue.patellaCortex : Tissue.patellaMarrow;
       }
-      if (sdfF < 5) {
-        const t = femoralThickness(k, u, v, w);
-        if (sdfF < t) {
-          const depth = sdfF / t;
-          if (inDefect(this.defects, u, v, w, depth)) return Tissue.fluid;
-          this.depth = depth;
-          return Tissue.femoralCartilage;
-        }
-      }
+      return this.cartilage(u, v, w, 1 - (sdfF - p.offset) / t, Tissue.patellarCartilage);
     }
-    // --- tibia, tibial cartilage, fibula
+    if (sdfF < 5) {
+      const t = femoralThickness(k, u, v, w);
+      if (sdfF < t) return this.cartilage(u, v, w, sdfF / t, Tissue.femoralCartilage);
+    }
+    return NONE;
+  }
+
+  /** Cartilage at relative depth `depth`, or fluid where a defect removed it. */
+  private cartilage(u: number, v: number, w: number, depth: number, tissue: number): number {
+    if (inDefect(this.defects, u, v, w, depth)) return Tissue.fluid;
+    this.depth = depth;
+    return tissue;
+  }
+
+  /** Tibia, tibial cartilage, fibula, menisci; NONE elsewhere (sets tibTop, tibCart, inOutline). */
+  private tibiaRegion(u: number, v: number, w: number): number {
+    const k = this.bones;
+    const s = k.s;
     const top = k.plateau.top;
-    let tibTop = -1e9;
-    let tibCart = 0;
-    let inOutline = false;
-    if (w < top + 12 * s) {
-      const o = k.tibiaOutline(u, v, w);
-      inOutline = o.r2 < 1;
-      tibTop = k.tibiaTop(u, v);
-      if (inOutline) {
-        if (w <= tibTop) {
-          const edge = (1 - Math.sqrt(o.r2)) * o.halfMin;
-          return edge < CORTEX || tibTop - w < CORTEX ? Tissue.tibiaCortex : Tissue.tibiaMarrow;
-        }
-        tibCart = tibialThickness(k, u, v);
-        if (w < tibTop + tibCart) {
-          const depth = (w - tibTop) / tibCart;
-          if (inDefect(this.defects, u, v, w, depth)) return Tissue.fluid;
-          this.depth = depth;
-          return Tissue.tibialCartilage;
-        }
+    this.tibTop = -1e9;
+    this.tibCart = 0;
+    this.inOutline = false;
+    if (w >= top + 12 * s) return NONE;
+    const o = k.tibiaOutline(u, v, w);
+    this.inOutline = o.r2 < 1;
+    const tibTop = k.tibiaTop(u, v);
+    this.tibTop = tibTop;
+    if (this.inOutline) {
+      if (w <= tibTop) {
+        const edge = (1 - Math.sqrt(o.r2)) * o.halfMin;
+        return edge < CORTEX || tibTop - w < CORTEX ? Tissue.tibiaCortex : Tissue.tibiaMarrow;
       }
-      if (w < top - 8 * s) {
-        const tb = k.tubercleSdf(u, v, w);
-        if (tb < 0) return tb > -CORTEX ? Tissue.tibiaCortex : Tissue.tibiaMarrow;
-        if (u > 15 * s) {
-          const fb = k.fibulaSdf(u, v, w);
-          if (fb < 0) return fb > -CORTEX ? Tissue.fibulaCortex : Tissue.fibulaMarrow;
-        }
-      }
-      // menisci: wedges on the rim of each compartment, open towards the notch
-      if (w < top + 10 * s) {
-        const i = u < 0 ? 0 : 1;
-        const c = k.compartments[i];
-        const rm = Math.sqrt(ellipsoidRadius2(u - c.u, v - c.v, 0, c.a * 1.3, c.b * 1.3, 1));
-        if (rm > 0.55 && rm < 1) {
-          const towardNotch = (i === 0 ? 1 : -1) * (u - c.u);
-          const open = Math.atan2(Math.abs(v - c.v), towardNotch) < (i === 0 ? 0.75 : 0.4);
-          if (!open) {
-            const base = tibTop + tibCart;
-            const hgt = 6 * s * Math.min(1, (rm - 0.55) / 0.3);
-            if (w >= base - 0.5 && w < base + hgt) return Tissue.meniscus;
-          }
-        }
+      this.tibCart = tibialThickness(k, u, v);
+      if (w < tibTop + this.tibCart) {
+        return this.cartilage(u, v, w, (w - tibTop) / this.tibCart, Tissue.tibialCartilage);
       }
     }
+    if (w < top - 8 * s) {
+      const tb = k.tubercleSdf(u, v, w);
+      if (tb < 0) return tb > -CORTEX ? Tissue.tibiaCortex : Tissue.tibiaMarrow;
+      if (u > 15 * s) {
+        const fb = k.fibulaSdf(u, v, w);
+        if (fb < 0) return fb > -CORTEX ? Tissue.fibulaCortex : Tissue.fibulaMarrow;
+      }
+    }
+    return w < top + 10 * s ? this.meniscus(u, v, w) : NONE;
+  }
+
+  /** Menisci: wedges on the rim of each compartment, open towards the notch. */
+  private meniscus(u: number, v: number, w: number): number {
+    const k = this.bones;
+    const i = u < 0 ? 0 : 1;
+    const c = k.compartments[i];
+    const rm = Math.sqrt(ellipsoidRadius2(u - c.u, v - c.v, 0, c.a * 1.3, c.b * 1.3, 1));
+    if (rm > 0.55 && rm < 1) {
+      const towardNotch = (i === 0 ? 1 : -1) * (u - c.u);
+      const open = Math.atan2(Math.abs(v - c.v), towardNotch) < (i === 0 ? 0.75 : 0.4);
+      if (!open) {
+        const base = this.tibTop + this.tibCart;
+        const hgt = 6 * k.s * Math.min(1, (rm - 0.55) / 0.3);
+        if (w >= base - 0.5 && w < base + hgt) return Tissue.meniscus;
+      }
+    }
+    return NONE;
+  }
+
+  /** Ligaments, tendons, fluid, fat pad, vessels and the limb's layers (`lr`: limb radius^2). */
+  private softTissue(u: number, v: number, w: number, lr: number): number {
+    const k = this.bones;
+    const s = k.s;
+    const top = k.plateau.top;
     // --- cruciate ligaments in the notch
     if (w > top - 10 * s && w < k.wc && u > -14 * s && u < 14 * s) {
       if (capsuleDist2(u, v, w, this.acl.p0, this.acl.p1) < this.acl.r ** 2) return Tissue.ligament;
@@ -169,8 +199,9 @@ export class KneeModel {
     // --- synovial fluid: a film over the articular surfaces inside the capsule, and the recess
     const cp = this.capsule;
     if (ellipsoidRadius2(u, v - cp.v, w - cp.w, cp.a, cp.b, cp.c) < 1) {
+      const sdfF = this.sdfF;
       if (sdfF < 5 + this.film && sdfF < femoralThickness(k, u, v, w) + this.film) return Tissue.fluid;
-      if (inOutline && w < tibTop + tibCart + this.film) return Tissue.fluid;
+      if (this.inOutline && w < this.tibTop + this.tibCart + this.film) return Tissue.fluid;
     }
     const rc = this.recess;
     if (ellipsoidRadius2(u, v - rc.v, w - rc.w, rc.a, rc.b, rc.c) < 1) return Tissue.fluid;
@@ -182,6 +213,7 @@ export class KneeModel {
     const [vu, vv, vr] = this.vessels.vein;
     if ((u - vu) ** 2 + (v - vv) ** 2 < vr * vr) return Tissue.vein;
     // --- limb layers
+    const L = this.limb;
     const outer = (1 - Math.sqrt(lr)) * Math.min(L.a + L.fat, L.b + L.fat);
     if (outer < 1.6) return Tissue.skin;
     if (ellipsoidRadius2(u, v - L.v, 0, L.a, L.b, 1) >= 1) return Tissue.subcutaneousFat;
