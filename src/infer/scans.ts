@@ -4,14 +4,16 @@
  * - a file: one scan (any ending readVolume knows; others are an InputError when read);
  * - a folder holding image files (.nii.gz, .nii, .mha, .mhd, .nrrd, .h5, .hdf5) and/or sub-folders:
  *   a folder of scans, every image file one scan and every sub-folder one DICOM series;
- * - any other folder: one DICOM series.
+ * - any other folder: one DICOM series;
+ * - `FOLDER#SeriesInstanceUID`: that series of a DICOM folder holding several (the reader refuses such
+ *   a folder without it, listing its series).
  * A symbolic link counts as what it points to.
  * Case ids follow nnU-Net v2: the file name without its ending and without the `_0000` channel
  * suffix (`knee_0003_0000.nii.gz` -> `knee_0003`); a DICOM series is named after its folder.
  */
 import { readdirSync, statSync, type Stats } from 'node:fs';
 import { basename, join } from 'node:path';
-import { statFollowing } from '../data/io/paths.ts';
+import { splitSeriesPath, statFollowing } from '../data/io/paths.ts';
 import { InputError } from '../errors.ts';
 
 /** Endings of single-file scans (DICOM series are folders). */
@@ -57,6 +59,17 @@ export interface ScanList {
 
 /** The scans of `--input PATH`, sorted by case id; InputError for a missing path or clashing ids. */
 export function listScans(path: string): ScanList {
+  const { dir, series } = splitSeriesPath(path);
+  if (series !== undefined) {
+    if (!statFollowing(dir)?.isDirectory())
+      throw new InputError(
+        path,
+        `names DICOM series ${series} of ${dir}, which is not a folder`,
+        'give FOLDER#SeriesInstanceUID with the folder holding the series',
+      );
+    // one series, named after its folder
+    return { scans: [{ id: caseIdOf(dir), path }], ignored: [] };
+  }
   const stat = statFollowing(path);
   if (!stat)
     throw new InputError(

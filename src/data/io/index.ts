@@ -22,8 +22,8 @@ import {
   nonFiniteError,
 } from './integrity.ts';
 import { readItkFile, writeItkFile } from './itk.ts';
-import { checkDeclaredSize, type ReadOptions } from './limits.ts';
-import { resolveLinks } from './paths.ts';
+import type { ReadOptions } from './limits.ts';
+import { resolveLinks, splitSeriesPath } from './paths.ts';
 
 export { formatOf, WRITABLE_ENDINGS, type ImageFormat } from './formats.ts';
 export { DEFAULT_MAX_VOXELS, MAX_VOXELS_ENV, maxVoxels, type ReadOptions } from './limits.ts';
@@ -39,19 +39,23 @@ export function checkFinite(vol: Volume, file: string): void {
 
 /**
  * Reads a scan or label map: .nii/.nii.gz, .mhd(+.raw)/.mha, .nrrd, fastMRI .h5, or a DICOM series
- * folder. Symbolic links are followed (the format is decided by the name given). Refused, with an
- * InputError naming `path` and the fix: a link loop or dangling link, a header declaring more voxels
- * than the limit (`options.maxVoxels`, else KNEESEG_MAX_VOXELS, else 2^28; checked before anything
- * is decompressed), a non-physical geometry (spacing zero, negative, NaN or infinite; non-finite
- * origin or direction), a NIfTI file whose magic is not NIfTI's, truncated data, NaN or infinite voxels.
+ * folder (`FOLDER#SeriesInstanceUID`: one series of a folder holding several). Symbolic links are
+ * followed (the format is decided by the name given). Refused, with an InputError naming `path` (or the
+ * slice file) and the fix: a link loop or dangling link, a header declaring more voxels than the limit
+ * (`options.maxVoxels`, else KNEESEG_MAX_VOXELS, else 2^28; checked before anything is decompressed or
+ * allocated), a non-physical geometry (spacing zero, negative, NaN or infinite; non-finite origin or
+ * direction), a NIfTI file whose magic is not NIfTI's, truncated data, NaN or infinite voxels; for
+ * DICOM also several series in one folder, slices sharing a position, uneven slice gaps, a single
+ * slice, and Rows x Columns declaring more pixels than a file holds (dicom.ts).
  */
 export async function readVolume(path: string, options: ReadOptions = {}): Promise<Volume> {
-  resolveLinks(path); // a link loop or a dangling link is named as such, not as a missing or corrupt file
-  const format = formatOf(path);
+  const { dir, series } = splitSeriesPath(path); // FOLDER#UID: one series of a DICOM folder
+  resolveLinks(dir); // a link loop or a dangling link is named as such, not as a missing or corrupt file
+  const format = series === undefined ? formatOf(path) : 'dicom';
   let vol: Volume;
   switch (format) {
     case 'dicom':
-      vol = await readDicomSeries(path);
+      vol = await readDicomSeries(path, options);
       break;
     case 'hdf5':
       vol = await readFastmriHdf5(path, options);
@@ -72,8 +76,6 @@ export async function readVolume(path: string, options: ReadOptions = {}): Promi
       });
       break;
   }
-  // DICOM series are not checked before reading; their size is limited here, after the fact
-  if (format === 'dicom') checkDeclaredSize(path, vol.shape, vol.data.BYTES_PER_ELEMENT, options);
   checkGeometry(vol, path);
   checkFinite(vol, path);
   return vol;

@@ -77,3 +77,22 @@ export function resolveLinks(path: string): string {
     throw pathError(path, err);
   }
 }
+
+/** A DICOM UID: dot-separated numbers (PS3.5 9.1). */
+export const UID_PATTERN = /^[0-9]+(\.[0-9]+)*$/;
+
+/**
+ * `FOLDER#UID` names one series of a folder holding several: the part after the last `#` is a
+ * SeriesInstanceUID when it looks like one and the whole path does not exist (a file may have `#` in
+ * its name). Returns the folder (or `path` itself) and the UID, if any.
+ */
+export function splitSeriesPath(path: string): { readonly dir: string; readonly series?: string } {
+  const at = path.lastIndexOf('#');
+  if (at <= 0 || !UID_PATTERN.test(path.slice(at + 1))) return { dir: path };
+  try {
+    lstatSync(path);
+    return { dir: path };
+  } catch {
+    return { dir: path.slice(0, at), series: path.slice(at + 1) };
+  }
+}

@@ -26,6 +26,16 @@ export interface SynthJobResult {
   readonly counts: number[];
 }
 
+/** A failed job as a worker thread reports it: an OutputError's fields, or an error's message and code. */
+export interface SynthFailure {
+  readonly message: string;
+  /** the file that could not be written (in the cohort's temporary folder) */
+  readonly output?: string;
+  readonly problem?: string;
+  readonly fix?: string;
+  readonly code?: string;
+}
+
 /** Subject seed of case `index` in a cohort: independent of how many cases the cohort has. */
 export function caseSeed(seed: number, index: number): number {
   return hashSeed(seed, index);

@@ -49,20 +49,40 @@ export function obliqueVolume<T extends VoxelArray>(
 const { DicomDict, DicomMetaDictionary } = dcmjs.data;
 const MR_STORAGE = '1.2.840.10008.5.1.4.1.1.4';
 
+/** Ways to make a series that is not a clean one, for the tests of what the reader refuses. */
+export interface DicomSeriesOptions {
+  /** slice k's distance from `origin` along the slice normal, in mm (default k * spacing[2]) */
+  readonly offsets?: readonly number[];
+  /** SeriesInstanceUID (default one fixed UID); files of other series may share the folder */
+  readonly seriesUid?: string;
+  readonly description?: string;
+  /** file names start with this (default IM) */
+  readonly prefix?: string;
+  /** Rows and Columns written into the header instead of the true ones (pixel data unchanged) */
+  readonly declared?: { readonly rows: number; readonly columns: number };
+}
+
 /**
  * Writes `vol` as an MR series, one file per slice, with dcmjs: slice k at origin + k * dz * (column 2
  * of direction), rows along column 0, columns along column 1. File names are shuffled so a reader must
- * sort by position.
+ * sort by position. Returns the files written, by slice.
  */
-export function writeDicomSeries(dir: string, vol: Volume<Int16Array>): void {
+export function writeDicomSeries(
+  dir: string,
+  vol: Volume<Int16Array>,
+  options: DicomSeriesOptions = {},
+): string[] {
   const [nx, ny, nz] = vol.shape;
   const d = vol.direction;
   const col = (j: number) => [d[j]!, d[3 + j]!, d[6 + j]!];
   const uid = '1.2.826.0.1.3680043.8.498.4242';
+  const series = options.seriesUid ?? `${uid}.2`;
+  const offset = (k: number) => options.offsets?.[k] ?? k * vol.spacing[2];
+  const files: string[] = [];
   mkdirSync(dir, { recursive: true });
   for (let k = 0; k < nz; k++) {
     const px = vol.data.slice(k * nx * ny, (k + 1) * nx * ny);
-    const sop = `${uid}.3.${k + 1}`;
+    const sop = `${series}.3.${k + 1}`;
     const meta = {
       FileMetaInformationVersion: new Uint8Array([0, 1]).buffer,
       MediaStorageSOPClassUID: MR_STORAGE,
@@ -76,20 +96,21 @@ export function writeDicomSeries(dir: string, vol: Volume<Int16Array>): void {
       Modality: 'MR',
       PatientID: 'KNEE1',
       StudyInstanceUID: `${uid}.1`,
-      SeriesInstanceUID: `${uid}.2`,
+      SeriesInstanceUID: series,
+      ...(options.description !== undefined ? { SeriesDescription: options.description } : {}),
       FrameOfReferenceUID: `${uid}.4`,
       SeriesNumber: 1,
       InstanceNumber: k + 1,
       // decimal strings hold 16 characters at most in DICOM: round so dcmjs need not truncate
-      ImagePositionPatient: vol.origin.map((o, a) => +(o + k * vol.spacing[2] * col(2)[a]!).toFixed(8)),
+      ImagePositionPatient: vol.origin.map((o, a) => +(o + offset(k) * col(2)[a]!).toFixed(8)),
       ImageOrientationPatient: [...col(0), ...col(1)].map((v) => +v.toFixed(12)),
       // DICOM PixelSpacing is [row spacing (y), column spacing (x)].
       PixelSpacing: [vol.spacing[1], vol.spacing[0]],
       SliceThickness: vol.spacing[2],
       SamplesPerPixel: 1,
       PhotometricInterpretation: 'MONOCHROME2',
-      Rows: ny,
-      Columns: nx,
+      Rows: options.declared?.rows ?? ny,
+      Columns: options.declared?.columns ?? nx,
       BitsAllocated: 16,
       BitsStored: 16,
       HighBit: 15,
@@ -99,8 +120,11 @@ export function writeDicomSeries(dir: string, vol: Volume<Int16Array>): void {
     };
     const dict = new DicomDict(DicomMetaDictionary.denaturalizeDataset(meta));
     dict.dict = DicomMetaDictionary.denaturalizeDataset(ds);
-    writeFileSync(join(dir, `IM${(k * 7) % nz}_${k}.dcm`), Buffer.from(dict.write()));
+    const file = join(dir, `${options.prefix ?? 'IM'}${(k * 7) % nz}_${k}.dcm`);
+    writeFileSync(file, Buffer.from(dict.write()));
+    files.push(file);
   }
+  return files;
 }
 
 export function assertClose(

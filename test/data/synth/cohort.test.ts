@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -12,7 +12,8 @@ import { caseSeed } from '../../../src/data/synth/job.ts';
 import { LABEL_COLOURS, sliceFigurePng } from '../../../src/data/synth/render.ts';
 import { sampleSubject } from '../../../src/data/synth/subject.ts';
 import { sameGeometry } from '../../../src/data/volume.ts';
-import { InputError } from '../../../src/errors.ts';
+import { InputError, OutputError } from '../../../src/errors.ts';
+import { diskWithFreeBytes, simulateDisk } from '../../../src/output/atomic.ts';
 
 const grid = { shape: [12, 40, 40], spacing: [8, 2.8, 2.8] } as const;
 
@@ -85,4 +86,94 @@ test('the slice figure shows grey values left and label colours right', () => {
       found = true;
     }
   assert.ok(found);
+});
+
+/** `err` is a one-line OutputError naming `file`, the temporary path written and the cause. */
+function namesBoth(err: unknown, file: string, written: RegExp, cause: RegExp): true {
+  assert.ok(err instanceof OutputError, String(err));
+  assert.equal(err.file, file);
+  assert.ok(err.message.startsWith(`${file}: cannot be written`), err.message);
+  assert.ok(!err.message.includes('\n'), err.message);
+  assert.match(err.message, written);
+  assert.match(err.message, cause);
+  assert.match(err.message, /the partial cohort was removed\)\. Fix: /);
+  return true;
+}
+
+const tmpOf = (root: string) =>
+  `${root.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/\\.kneeseg-tmp-${process.pid}-[0-9a-f]{8}-cohort`;
+
+test('a full disk while a case is written: the error names the final file, the temporary one and ENOSPC; nothing is left', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'kneeseg-synth-'));
+  const out = join(root, 'cohort');
+  simulateDisk(diskWithFreeBytes(0));
+  try {
+    await assert.rejects(
+      writeSynthCohort({ out, labelled: 1, unlabelled: 0, test: 0, seed: 1, grid, workers: 0 }),
+      (e) =>
+        namesBoth(
+          e,
+          join(out, 'imagesTr', 'knee_0000_0000.nii.gz'),
+          new RegExp(`\\(writing ${tmpOf(root)}/imagesTr/knee_0000_0000\\.nii\\.gz;`),
+          /: no space left on the disk \(ENOSPC\) .*Fix: free space on that disk/,
+        ),
+    );
+  } finally {
+    simulateDisk(null);
+  }
+  assert.deepEqual(readdirSync(root), []);
+});
+
+test('a file-system error in a worker thread is named, not "failed": the final file, the temporary one, the cause', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'kneeseg-synth-'));
+  const out = join(root, 'cohort');
+  await assert.rejects(
+    writeSynthCohort({
+      out,
+      labelled: 2,
+      unlabelled: 0,
+      test: 0,
+      seed: 1,
+      grid,
+      workers: 1,
+      // after the first case, a file takes the place of imagesTr/ in the temporary folder
+      onCase: () => {
+        const tmp = join(
+          root,
+          readdirSync(root).find((f) => f.startsWith('.kneeseg-tmp-'))!,
+        );
+        rmSync(join(tmp, 'imagesTr'), { recursive: true });
+        writeFileSync(join(tmp, 'imagesTr'), '');
+      },
+    }),
+    (e) =>
+      namesBoth(
+        e,
+        join(out, 'imagesTr', 'knee_0001_0000.nii.gz'),
+        new RegExp(`\\(writing ${tmpOf(root)}/imagesTr/knee_0001_0000\\.nii\\.gz;`),
+        /\b(EEXIST|ENOTDIR)\b/,
+      ),
+  );
+  assert.deepEqual(readdirSync(root), []);
+});
+
+test('dataset.json on a full disk: named in the final folder and the temporary one; nothing is left', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'kneeseg-synth-'));
+  const out = join(root, 'cohort');
+  simulateDisk((output, n) => (output.endsWith('dataset.json') ? 0 : n));
+  try {
+    await assert.rejects(
+      writeSynthCohort({ out, labelled: 1, unlabelled: 0, test: 0, seed: 1, grid, workers: 1 }),
+      (e) =>
+        namesBoth(
+          e,
+          join(out, 'dataset.json'),
+          new RegExp(`\\(writing ${tmpOf(root)}/dataset\\.json;`),
+          /no space left on the disk \(ENOSPC\)/,
+        ),
+    );
+  } finally {
+    simulateDisk(null);
+  }
+  assert.deepEqual(readdirSync(root), []);
 });
