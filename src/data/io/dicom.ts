@@ -189,6 +189,15 @@ function checkPositions(path: string, slices: readonly Slice[]): void {
       `holds a single image slice (${basename(slices[0]!.name)}): a 2-D image, not a 3-D series, so it has no slice spacing`,
       'point to the folder holding every slice of the 3-D series',
     );
+  checkGeometryTags(slices);
+  const at = positionsAlongNormal(path, slices);
+  checkDistinctPositions(path, at);
+  checkEvenGaps(path, at);
+}
+
+type Placed = { s: Slice; d: number };
+
+function checkGeometryTags(slices: readonly Slice[]): void {
   const finite = (v: readonly number[] | undefined, n: number) =>
     v !== undefined && v.length === n && v.every(Number.isFinite);
   for (const s of slices) {
@@ -201,6 +210,10 @@ function checkPositions(path: string, slices: readonly Slice[]): void {
         'export the series again with its geometry tags',
       );
   }
+}
+
+/** Each slice's distance along the normal of the (shared) slice plane, in increasing order. */
+function positionsAlongNormal(path: string, slices: readonly Slice[]): Placed[] {
   const first = slices[0]!;
   const o = first.header.orientation!;
   const tilted = slices.find((s) =>
@@ -220,10 +233,13 @@ function checkPositions(path: string, slices: readonly Slice[]): void {
     o[0]! * o[4]! - o[1]! * o[3]!,
   ];
   const norm = Math.hypot(...normal);
-  const at = slices
+  return slices
     .map((s) => ({ s, d: s.header.position!.reduce((sum, p, i) => sum + (p * normal[i]!) / norm, 0) }))
     .sort((a, b) => a.d - b.d);
-  const groups: (typeof at)[] = [];
+}
+
+function checkDistinctPositions(path: string, at: readonly Placed[]): void {
+  const groups: Placed[][] = [];
   for (const x of at) {
     const last = groups.at(-1);
     if (last && x.d - last[0]!.d <= SAME_POSITION_MM) last.push(x);
@@ -232,7 +248,7 @@ function checkPositions(path: string, slices: readonly Slice[]): void {
   if (groups.length === 1)
     throw new InputError(
       path,
-      `all ${slices.length} slices lie at one position (${fmt(at[0]!.d)} mm along the slice normal): ` +
+      `all ${at.length} slices lie at one position (${fmt(at[0]!.d)} mm along the slice normal): ` +
         '2-D images (e.g. repetitions, echoes or time points), not a 3-D stack, so there is no slice spacing',
       'give a folder holding one 3-D series, one slice per position',
     );
@@ -249,6 +265,9 @@ function checkPositions(path: string, slices: readonly Slice[]): void {
       'remove the duplicate slice files (copies, or a second echo or repetition, which belongs in a folder of its own)',
     );
   }
+}
+
+function checkEvenGaps(path: string, at: readonly Placed[]): void {
   const gaps = at.slice(1).map((x, i) => ({ from: at[i]!, to: x, gap: x.d - at[i]!.d }));
   const sorted = gaps.map((g) => g.gap).sort((a, b) => a - b);
   const usual = sorted[Math.floor(sorted.length / 2)]!;
