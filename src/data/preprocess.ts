@@ -15,9 +15,7 @@
  *   at the ends of the stack the edge slice repeats.
  */
 import { ConfigError } from '../errors.ts';
-import { geometryOf, type Geometry, type Volume, type VoxelArray } from './volume.ts';
-
-export type Axis = 0 | 1 | 2;
+import { geometryOf, type Axis, type Geometry, type Volume, type VoxelArray } from './volume.ts';
 
 /** A slicing axis as configurations name it: `auto` = the sagittal axis from the direction matrix. */
 export const AXIS_BY_NAME: Readonly<Record<'auto' | 'x' | 'y' | 'z', Axis | undefined>> = {

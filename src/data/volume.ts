@@ -9,11 +9,18 @@
 export type VoxelArray =
   Float32Array | Float64Array | Int16Array | Uint16Array | Int32Array | Uint8Array | Int8Array | Uint32Array;
 
+/** [nx, ny, nz] voxels */
+export type Shape3 = readonly [number, number, number];
+/** mm per voxel along x, y, z */
+export type Spacing3 = readonly [number, number, number];
+/** an index axis of a volume: 0 = x, 1 = y, 2 = z */
+export type Axis = 0 | 1 | 2;
+
 export interface Geometry {
   /** [nx, ny, nz] */
-  readonly shape: readonly [number, number, number];
+  readonly shape: Shape3;
   /** mm per voxel along x, y, z */
-  readonly spacing: readonly [number, number, number];
+  readonly spacing: Spacing3;
   /** world position (mm, LPS) of voxel [0, 0, 0] */
   readonly origin: readonly [number, number, number];
   /** row-major 3x3 direction cosines; column j is the world direction of index axis j */

@@ -66,6 +66,16 @@ const CORRUPT = 'the file is incomplete or corrupt: copy it again, or write it a
 
 const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
 
+type Fail = (problem: string) => InputError;
+
+interface Entry {
+  name: string;
+  dtype: DType;
+  shape: number[];
+  begin: number;
+  end: number;
+}
+
 /**
  * Parses a safetensors file, checking everything the format requires (as the reference Rust reader
  * does): a JSON object header; each tensor with a known dtype, a shape of non-negative integers and
@@ -74,7 +84,28 @@ const isCount = (v: unknown): v is number => Number.isSafeInteger(v) && (v as nu
  * `__metadata__` must map names to strings. Anything else is an InputError naming `source`.
  */
 export function decodeSafetensors(buf: Buffer, source = 'safetensors data'): SafetensorsFile {
-  const fail = (problem: string) => new InputError(source, problem, CORRUPT);
+  const fail: Fail = (problem) => new InputError(source, problem, CORRUPT);
+  const { header, data } = splitHeader(buf, fail);
+  let metadata: Record<string, string> = {};
+  const entries: Entry[] = [];
+  for (const [name, e] of Object.entries(header)) {
+    if (name === '__metadata__') metadata = checkMetadata(e, fail);
+    else entries.push(checkEntry(name, e, data.length, fail));
+  }
+  checkTiling(entries, data.length, fail);
+  const tensors = new Map<string, Tensor>();
+  for (const { name, dtype, shape, begin, end } of entries) {
+    // copy into an aligned buffer: the slice inside the file need not be aligned for the typed array
+    const bytes = new Uint8Array(end - begin);
+    bytes.set(data.subarray(begin, end));
+    const values = new DTYPES[dtype].array(bytes.buffer);
+    tensors.set(name, tensor(values, shape, { dtype }));
+  }
+  return { tensors, metadata };
+}
+
+/** The JSON header object and the data region after it. */
+function splitHeader(buf: Buffer, fail: Fail): { header: Record<string, unknown>; data: Buffer } {
   if (buf.length < 8) throw fail('too short to be a safetensors file');
   const n = buf.readBigUInt64LE(0);
   if (n > BigInt(buf.length - 8)) throw fail(`header length ${n} exceeds the file size`);
@@ -87,54 +118,57 @@ export function decodeSafetensors(buf: Buffer, source = 'safetensors data'): Saf
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header))
     throw fail('the header is not a JSON object');
-  const data = buf.subarray(headerEnd);
-  let metadata: Record<string, string> = {};
-  const entries: { name: string; dtype: DType; shape: number[]; begin: number; end: number }[] = [];
-  for (const [name, e] of Object.entries(header as Record<string, unknown>)) {
-    if (name === '__metadata__') {
-      if (
-        typeof e !== 'object' ||
-        e === null ||
-        Array.isArray(e) ||
-        !Object.values(e).every((v) => typeof v === 'string')
-      )
-        throw fail('__metadata__ is not a map of names to strings');
-      metadata = e as Record<string, string>;
-      continue;
-    }
-    const { dtype, shape, data_offsets: offsets } = (e ?? {}) as Partial<HeaderEntry>;
-    let d: DType;
-    try {
-      d = dtypeFromSafetensors(String(dtype));
-    } catch {
-      throw fail(`tensor ${name} has the unknown dtype ${JSON.stringify(dtype ?? null)}`);
-    }
-    if (!Array.isArray(shape) || !shape.every(isCount))
-      throw fail(`tensor ${name} has the invalid shape ${JSON.stringify(shape ?? null)}`);
-    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount))
-      throw fail(
-        `tensor ${name} has inconsistent offsets: data_offsets ${JSON.stringify(offsets ?? null)} are not two non-negative integers`,
-      );
-    const [begin, end] = offsets;
-    if (begin > end)
-      throw fail(
-        `tensor ${name} has inconsistent offsets: data_offsets [${begin}, ${end}] end before they begin`,
-      );
-    if (end > data.length)
-      throw fail(
-        `tensor ${name} has inconsistent offsets: data_offsets [${begin}, ${end}] run past the ${data.length} bytes of data`,
-      );
-    const numel = shape.reduce((a, b) => a * b, 1);
-    if (end - begin !== numel * DTYPES[d].bytes)
-      throw fail(
-        `tensor ${name} has inconsistent offsets: it holds ${end - begin} bytes, its shape [${shape.join(', ')}] of ${dtype} needs ${numel * DTYPES[d].bytes}`,
-      );
-    entries.push({ name, dtype: d, shape, begin, end });
+  return { header: header as Record<string, unknown>, data: buf.subarray(headerEnd) };
+}
+
+function checkMetadata(e: unknown, fail: Fail): Record<string, string> {
+  if (
+    typeof e !== 'object' ||
+    e === null ||
+    Array.isArray(e) ||
+    !Object.values(e).every((v) => typeof v === 'string')
+  )
+    throw fail('__metadata__ is not a map of names to strings');
+  return e as Record<string, string>;
+}
+
+/** One tensor's header entry, checked against itself and the `dataBytes` of the data region. */
+function checkEntry(name: string, e: unknown, dataBytes: number, fail: Fail): Entry {
+  const { dtype, shape, data_offsets: offsets } = (e ?? {}) as Partial<HeaderEntry>;
+  let d: DType;
+  try {
+    d = dtypeFromSafetensors(String(dtype));
+  } catch {
+    throw fail(`tensor ${name} has the unknown dtype ${JSON.stringify(dtype ?? null)}`);
   }
-  // the byte ranges must tile the data region: sorted by offset, each begins where the last ended
+  if (!Array.isArray(shape) || !shape.every(isCount))
+    throw fail(`tensor ${name} has the invalid shape ${JSON.stringify(shape ?? null)}`);
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isCount))
+    throw fail(
+      `tensor ${name} has inconsistent offsets: data_offsets ${JSON.stringify(offsets ?? null)} are not two non-negative integers`,
+    );
+  const [begin, end] = offsets;
+  if (begin > end)
+    throw fail(
+      `tensor ${name} has inconsistent offsets: data_offsets [${begin}, ${end}] end before they begin`,
+    );
+  if (end > dataBytes)
+    throw fail(
+      `tensor ${name} has inconsistent offsets: data_offsets [${begin}, ${end}] run past the ${dataBytes} bytes of data`,
+    );
+  const numel = shape.reduce((a, b) => a * b, 1);
+  if (end - begin !== numel * DTYPES[d].bytes)
+    throw fail(
+      `tensor ${name} has inconsistent offsets: it holds ${end - begin} bytes, its shape [${shape.join(', ')}] of ${dtype} needs ${numel * DTYPES[d].bytes}`,
+    );
+  return { name, dtype: d, shape, begin, end };
+}
+
+/** The byte ranges must tile the data region: sorted by offset, each begins where the last ended. */
+function checkTiling(entries: readonly Entry[], dataBytes: number, fail: Fail): void {
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = 0;
-  let previous: (typeof entries)[number] | undefined;
+  let previous: Entry | undefined;
   for (const e of sorted) {
     if (e.begin < cursor)
       throw fail(
@@ -145,17 +179,8 @@ export function decodeSafetensors(buf: Buffer, source = 'safetensors data'): Saf
     cursor = e.end;
     previous = e;
   }
-  if (cursor !== data.length)
-    throw fail(`the last ${data.length - cursor} bytes of the data belong to no tensor`);
-  const tensors = new Map<string, Tensor>();
-  for (const { name, dtype, shape, begin, end } of entries) {
-    // copy into an aligned buffer: the slice inside the file need not be aligned for the typed array
-    const bytes = new Uint8Array(end - begin);
-    bytes.set(data.subarray(begin, end));
-    const values = new DTYPES[dtype].array(bytes.buffer);
-    tensors.set(name, tensor(values, shape, { dtype }));
-  }
-  return { tensors, metadata };
+  if (cursor !== dataBytes)
+    throw fail(`the last ${dataBytes - cursor} bytes of the data belong to no tensor`);
 }
 
 export function loadSafetensors(path: string): SafetensorsFile {

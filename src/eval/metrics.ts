@@ -11,15 +11,9 @@
  * - Volume error (%) = 100 (V_pred - V_gt) / V_gt: NaN when the ground truth is empty.
  */
 import type { Mask } from '../image/edt.ts';
-import type { VoxelArray } from '../data/volume.ts';
+import type { Shape3, Spacing3, VoxelArray } from '../data/volume.ts';
 import { diceFromOverlap, overlap } from '../image/dice.ts';
-import {
-  summarizeSurfaceDistances,
-  surfacePair,
-  directedDistances,
-  type Shape3,
-  type Spacing3,
-} from './surface-distance.ts';
+import { summarizeSurfaceDistances, surfacePair, directedDistances } from './surface-distance.ts';
 
 export interface StructureMetrics {
   dice: number;

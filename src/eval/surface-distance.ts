@@ -16,9 +16,7 @@
  */
 import { squaredDistanceToForeground, type Mask } from '../image/edt.ts';
 import { percentileSorted } from '../image/percentile.ts';
-
-export type Shape3 = readonly [number, number, number];
-export type Spacing3 = readonly [number, number, number];
+import type { Shape3, Spacing3 } from '../data/volume.ts';
 
 /** Surface voxels of a 3-D mask: inside voxels with a 6-neighbour outside the mask or the image. */
 export function surfaceVoxels(mask: Mask, shape: Shape3): Uint8Array {

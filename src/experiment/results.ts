@@ -3,16 +3,17 @@
  * mean ± sd over seeds (over test cases when there is one seed), the parameter count, and a paired
  * Wilcoxon signed-rank test of SSHCPS against each row on the per-case mean cartilage Dice.
  */
+import { KNEE_CARTILAGES } from '../data/cartilages.ts';
 import type { EvaluationJson } from '../eval/evaluation-json.ts';
 import { summarize } from '../eval/aggregate.ts';
 import { pairedWilcoxon } from './stats.ts';
 import { sameRow, type RowSpec } from './plan.ts';
 
-export const CARTILAGES: readonly [string, string][] = [
-  ['TC', 'tibial_cartilage'],
-  ['FC', 'femoral_cartilage'],
-  ['PC', 'patellar_cartilage'],
-];
+/** [abbreviation, structure] of each cartilage in the paper's column order (TC, FC, PC). */
+export const CARTILAGES: readonly [string, string][] = (['TC', 'FC', 'PC'] as const).map((a) => {
+  const c = KNEE_CARTILAGES.find((k) => k.abbreviation === a)!;
+  return [c.abbreviation, c.name];
+});
 
 /** methods that learn from the unlabelled scans too */
 export const SEMI_SUPERVISED: ReadonlySet<string> = new Set([

@@ -1,15 +1,10 @@
 /**
  * Loads a trained predictor from its model file (RUN/model.safetensors, written by src/train/run.ts):
  * the weights plus string metadata that say everything inference needs, so a model file alone
- * segments a scan the way it was trained (nnU-Net's habit of keeping the plans with the weights).
- *
- * Metadata keys: `format` = 'kneeseg-model', `model` (JSON model config for buildModel), `decoding`
- * ('tree' | 'softmax'), `tree` (JSON label tree), `preprocessing` (JSON data config: axis, size,
- * neighbours, intensity), `structures` (JSON {leaf label value: structure name}), `training`.
+ * segments a scan the way it was trained. The metadata's format is src/train/model-file.ts's.
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
 import {
   describeBadWeight,
   firstBadWeight,
@@ -22,11 +17,16 @@ import { DEFAULT_LABELS } from '../data/dataset.ts';
 import { statFollowing } from '../data/io/paths.ts';
 import { AXIS_BY_NAME, type PreprocessOptions } from '../data/preprocess.ts';
 import { InputError } from '../errors.ts';
-import { decodeFlat, decodeTree, nodeMarginals, parseLabelTree, type LabelTree } from '../hierarchy/index.ts';
-import { buildModel, parseModelConfig, type ModelConfig, type SegmentationNet } from '../models/registry.ts';
-import { DataConfigSchema } from '../train/config.ts';
+import { decodeFlat, decodeTree, nodeMarginals, type LabelTree } from '../hierarchy/index.ts';
+import { buildModel, type ModelConfig, type SegmentationNet } from '../models/registry.ts';
+import {
+  checkModelFormat,
+  decodeModelMetadata,
+  type Decoding,
+  type ModelFileContents,
+} from '../train/model-file.ts';
 
-export type Decoding = 'tree' | 'softmax';
+export type { Decoding };
 
 export interface LoadedModel {
   /** the model file read */
@@ -64,15 +64,6 @@ export function modelFilePath(path: string): string {
   return file;
 }
 
-function parseJson(file: string, key: string, text: string | undefined): unknown {
-  if (text === undefined) throw new InputError(file, `has no "${key}" metadata`, FIX);
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    throw new InputError(file, `metadata "${key}" is not valid JSON`, FIX);
-  }
-}
-
 /**
  * Reads a model file (or RUN folder, links followed) into a ready-to-run predictor. Refused with an
  * InputError naming the file: a file that breaks the safetensors format, one that is not a kneeseg
@@ -89,47 +80,10 @@ export function loadModel(path: string): LoadedModel {
   }
   const { tensors, metadata } = st;
   try {
-    if (metadata.format !== 'kneeseg-model')
-      throw new InputError(
-        file,
-        `is not a kneeseg model (metadata format is ${JSON.stringify(metadata.format ?? null)})`,
-        FIX,
-      );
+    checkModelFormat(file, metadata, FIX);
     checkWeights(file, tensors);
-    const config = wrap(file, 'model', () => parseModelConfig(parseJson(file, 'model', metadata.model)));
-    const tree = parseLabelTree(parseJson(file, 'tree', metadata.tree), `${file} (tree metadata)`);
-    const decoding = metadata.decoding;
-    if (decoding !== 'tree' && decoding !== 'softmax')
-      throw new InputError(
-        file,
-        `metadata "decoding" is ${JSON.stringify(decoding ?? null)}, not "tree" or "softmax"`,
-        FIX,
-      );
-    const data = wrap(file, 'preprocessing', () =>
-      DataConfigSchema.parse(parseJson(file, 'preprocessing', metadata.preprocessing)),
-    );
-    const channels = 2 * data.neighbours + 1;
-    if (config.inChannels !== channels)
-      throw new InputError(
-        file,
-        `the network takes ${config.inChannels} channels but preprocessing stacks ${channels} (neighbours ${data.neighbours})`,
-        FIX,
-      );
-    const expected = decoding === 'tree' ? tree.size : tree.leaves.length + 1;
-    if (config.outChannels !== expected)
-      throw new InputError(
-        file,
-        `the network has ${config.outChannels} outputs, ${decoding} decoding of its tree needs ${expected}`,
-        FIX,
-      );
-    const named = wrap(file, 'structures', () =>
-      z
-        .record(z.string(), z.string())
-        .parse(metadata.structures === undefined ? {} : parseJson(file, 'structures', metadata.structures)),
-    );
-    const structures = leafNames(tree, named);
-
-    const model = buildModel(config);
+    const contents = decodeModelMetadata(file, metadata, FIX);
+    const model = buildModel(contents.config);
     try {
       model.loadStateDict(tensors);
     } catch (e) {
@@ -137,32 +91,38 @@ export function loadModel(path: string): LoadedModel {
       throw new InputError(file, `weights do not fit the model config (${(e as Error).message})`, FIX);
     }
     model.eval();
-    // leaves by label value: the order of `structures` and of the probability channels
-    const leafIndex = [...tree.leaves].sort((a, b) => tree.nodes[a]!.label! - tree.nodes[b]!.label!);
-    const flatClass = leafIndex.map((k) => 1 + tree.leaves.indexOf(k));
-    return {
-      file,
-      model,
-      config,
-      tree,
-      decoding,
-      preprocessing: {
-        axis: AXIS_BY_NAME[data.axis],
-        size: data.size,
-        scaling: data.intensity,
-        neighbours: data.neighbours,
-      },
-      structures,
-      decode: (logits) => (decoding === 'tree' ? decodeTree(logits, tree) : decodeFlat(logits, tree)),
-      probabilities: (logits) => {
-        // flat classes: 0 background, c the c-th leaf; tree: marginal of each leaf node
-        if (decoding === 'softmax') return pick(logits.softmax(1), flatClass);
-        return pick(nodeMarginals(logits, tree), leafIndex);
-      },
-    };
+    return loaded(file, model, contents);
   } finally {
     for (const t of tensors.values()) t.dispose();
   }
+}
+
+/** The LoadedModel of an eval-mode predictor and its file's decoded metadata. */
+function loaded(file: string, model: SegmentationNet, m: ModelFileContents): LoadedModel {
+  const { tree, decoding, preprocessing: data } = m;
+  // leaves by label value: the order of `structures` and of the probability channels
+  const leafIndex = [...tree.leaves].sort((a, b) => tree.nodes[a]!.label! - tree.nodes[b]!.label!);
+  const flatClass = leafIndex.map((k) => 1 + tree.leaves.indexOf(k));
+  return {
+    file,
+    model,
+    config: m.config,
+    tree,
+    decoding,
+    preprocessing: {
+      axis: AXIS_BY_NAME[data.axis],
+      size: data.size,
+      scaling: data.intensity,
+      neighbours: data.neighbours,
+    },
+    structures: leafNames(tree, m.structures),
+    decode: (logits) => (decoding === 'tree' ? decodeTree(logits, tree) : decodeFlat(logits, tree)),
+    probabilities: (logits) => {
+      // flat classes: 0 background, c the c-th leaf; tree: marginal of each leaf node
+      if (decoding === 'softmax') return pick(logits.softmax(1), flatClass);
+      return pick(nodeMarginals(logits, tree), leafIndex);
+    },
+  };
 }
 
 export { MAX_WEIGHT };
@@ -180,15 +140,6 @@ export function checkWeights(file: string, tensors: ReadonlyMap<string, Tensor>)
 /** Channels `index` of [N, C, H, W], in that order. */
 function pick(x: Tensor, index: readonly number[]): Tensor {
   return x.indexSelect(1, tensor(index, [index.length], { dtype: 'int64' }));
-}
-
-function wrap<T>(file: string, key: string, fn: () => T): T {
-  try {
-    return fn();
-  } catch (e) {
-    if (e instanceof InputError) throw e;
-    throw new InputError(file, `metadata "${key}" is invalid (${(e as Error).message.split('\n')[0]})`, FIX);
-  }
 }
 
 /** Leaf label value -> structure name for every leaf of the tree (see LoadedModel.structures). */

@@ -10,16 +10,14 @@
  * voxels, so the cut between the halves does not make cartilage near it look thin.
  * Volumes are voxel counts times voxel volume (volume.ts).
  */
+import { KNEE_CARTILAGES } from '../data/cartilages.ts';
 import type { Volume } from '../data/volume.ts';
 import { plateThickness, thicknessStats, type ThicknessStats } from './thickness.ts';
 import { splitMedialLateral, volumeMm3, voxelVolumeMm3, type HalfName, type KneeSide } from './volume.ts';
 
 /** Plates measured for thickness, and whether they are split medial/lateral. */
-export const CARTILAGE_PLATES: readonly { readonly name: string; readonly split: boolean }[] = [
-  { name: 'femoral_cartilage', split: true },
-  { name: 'tibial_cartilage', split: true },
-  { name: 'patellar_cartilage', split: false },
-];
+export const CARTILAGE_PLATES: readonly { readonly name: string; readonly split: boolean }[] =
+  KNEE_CARTILAGES;
 
 export type Region = 'all' | HalfName;
 

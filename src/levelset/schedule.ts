@@ -16,6 +16,19 @@ export function sigmoidRampup(current: number, length: number): number {
   return Math.exp(-5 * phase * phase);
 }
 
+/**
+ * The consistency weight of SSL4MIS / DTC / UA-MT: `final * sigmoid_rampup(iter // 150, rampup)`
+ * (Laine & Aila's ramp, counted in "epochs" of `iterationsPerEpoch` iterations).
+ */
+export function rampedWeight(
+  final: number,
+  iteration: number,
+  rampupEpochs: number,
+  iterationsPerEpoch = 150,
+): number {
+  return final * sigmoidRampup(Math.floor(iteration / iterationsPerEpoch), rampupEpochs);
+}
+
 /** beta(t) of Eq. 18. */
 export function sshcpsBeta(t: number, tMax: number, scale = 0.1): number {
   return scale * sigmoidRampup(t, tMax);
@@ -58,6 +71,6 @@ export function levelSetWeights(
   if (s.convention === 'sshcps') return { levelSet: sshcpsBeta(t, tMax, s.betaScale), consistency: s.alpha };
   return {
     levelSet: s.levelSetWeight,
-    consistency: s.consistencyWeight * sigmoidRampup(Math.floor(t / s.iterationsPerEpoch), s.rampupEpochs),
+    consistency: rampedWeight(s.consistencyWeight, t, s.rampupEpochs, s.iterationsPerEpoch),
   };
 }

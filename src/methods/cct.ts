@@ -9,8 +9,9 @@
 import { z } from 'zod';
 import { call, noGrad, rand, scalar, nn, Layer, type Tensor } from '../engine/index.ts';
 import { decodeFlat } from '../hierarchy/decode.ts';
+import { rampedWeight } from '../levelset/schedule.ts';
 import type { Batch, LossTerms, Method, MethodContext, StepContext } from './method.ts';
-import { ceAndDice, flatClassCount, flatClasses, rampedWeight, splitBatch } from './common.ts';
+import { ceAndDice, flatClassCount, flatClasses, splitBatch } from './common.ts';
 
 export const cctOptionsSchema = z.strictObject({
   /** `--consistency` 0.1 */

@@ -1,6 +1,6 @@
 /**
  * Pieces several methods share: splitting a batch, flat (softmax) class targets, the Dice loss of
- * SSL4MIS, the consistency ramp, EMA teachers.
+ * SSL4MIS, EMA teachers (the consistency ramp is levelset/schedule.ts's rampedWeight).
  */
 import {
   crossEntropy,
@@ -13,7 +13,6 @@ import {
 } from '../engine/index.ts';
 import { InputError } from '../errors.ts';
 import type { LabelTree } from '../hierarchy/tree.ts';
-import { sigmoidRampup } from '../levelset/schedule.ts';
 
 /** The first `numLabeled` slices along dim 0, and the rest. */
 export function splitBatch(t: Tensor, numLabeled: number): { labelled: Tensor; unlabelled: Tensor } {
@@ -57,19 +56,6 @@ export function flatClasses(labels: Tensor, tree: LabelTree, source = 'label map
 /** [L, H, W] class indices -> [L, C, H, W] one-hot in `dtype`. */
 export function oneHotClasses(cls: Tensor, classes: number, dtype: Tensor['dtype'] = 'float32'): Tensor {
   return oneHot(cls, classes).permute(0, 3, 1, 2).to(dtype);
-}
-
-/**
- * The consistency weight of SSL4MIS / DTC / UA-MT: `consistency * sigmoid_rampup(iter // 150, rampup)`
- * (Laine & Aila's ramp, counted in "epochs" of 150 iterations).
- */
-export function rampedWeight(
-  final: number,
-  iteration: number,
-  rampupEpochs: number,
-  iterationsPerEpoch = 150,
-): number {
-  return final * sigmoidRampup(Math.floor(iteration / iterationsPerEpoch), rampupEpochs);
 }
 
 /** Copies every parameter and buffer of `src` into `dst` (same architecture). */

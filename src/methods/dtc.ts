@@ -12,10 +12,11 @@ import { z } from 'zod';
 import { noGrad, type Tensor } from '../engine/index.ts';
 import { decodeFlat } from '../hierarchy/decode.ts';
 import { consistencyLoss, levelSetLoss } from '../levelset/losses.ts';
+import { rampedWeight } from '../levelset/schedule.ts';
 import { sdfFromMasks } from '../levelset/sdf-targets.ts';
 import { flatLevelSetTargets } from '../levelset/target-spec.ts';
 import type { Batch, LossTerms, Method, MethodContext, StepContext } from './method.ts';
-import { ceAndDice, flatClassCount, flatClasses, oneHotClasses, rampedWeight, splitBatch } from './common.ts';
+import { ceAndDice, flatClassCount, flatClasses, oneHotClasses, splitBatch } from './common.ts';
 
 export const dtcOptionsSchema = z.strictObject({
   /** `--beta` 0.3: weight of the SDF loss */

@@ -6,17 +6,10 @@
  */
 import { noGrad, randn, scalar, type Tensor } from '../engine/index.ts';
 import { decodeFlat } from '../hierarchy/decode.ts';
+import { rampedWeight } from '../levelset/schedule.ts';
 import type { SegmentationModel } from '../models/model.ts';
 import type { Batch, LossTerms, Method, MethodContext, StepContext } from './method.ts';
-import {
-  ceAndDice,
-  copyWeights,
-  emaUpdate,
-  flatClassCount,
-  flatClasses,
-  rampedWeight,
-  splitBatch,
-} from './common.ts';
+import { ceAndDice, copyWeights, emaUpdate, flatClassCount, flatClasses, splitBatch } from './common.ts';
 
 /** The parsed options every mean-teacher variant has (see meanTeacherOptionsSchema). */
 export interface TeacherOptions {

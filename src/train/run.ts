@@ -7,11 +7,13 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { manualSeed } from '../engine/index.ts';
 import { KneesegError } from '../errors.ts';
-import { defaultKneeTree, readLabelTree } from '../hierarchy/tree.ts';
+import { defaultKneeTree, readLabelTree, type LabelTree } from '../hierarchy/tree.ts';
 import { buildModel } from '../models/registry.ts';
+import type { Method } from '../methods/method.ts';
 import { createMethod } from '../methods/registry.ts';
 import { parseConfig, readConfigFile, type TrainConfig } from './config.ts';
-import { openTrainingData } from './slice-data.ts';
+import { encodeModelMetadata, MODEL_FILE_FORMAT } from './model-file.ts';
+import { openTrainingData, type OpenedTrainingData } from './slice-data.ts';
 import { recordRunSplit, runSplitOf } from './run-split.ts';
 import { train, writeJson, type TrainResult } from './trainer.ts';
 import type { TrainListener } from './events.ts';
@@ -70,15 +72,7 @@ async function runIn(
   o: RunOptions,
 ): Promise<{ config: TrainConfig; result: TrainResult; summary: RunSummary }> {
   const configPath = join(o.out, 'config.json');
-  if (o.resume && existsSync(configPath)) {
-    const before = parseConfig(readConfigFile(configPath)); // keys added since: their defaults
-    const same = (k: keyof TrainConfig) => JSON.stringify(before[k]) === JSON.stringify(config[k]);
-    for (const k of ['data', 'model', 'method', 'batch', 'seed'] as const)
-      if (!same(k))
-        throw new KneesegError(
-          `--resume: "${k}" differs from ${configPath}; resume with the same settings or start a new run folder`,
-        );
-  }
+  if (o.resume && existsSync(configPath)) checkResumable(config, configPath);
   writeJson(configPath, config);
   manualSeed(config.seed);
 
@@ -97,23 +91,6 @@ async function runIn(
       },
       config.method.options,
     );
-    const p = method.predictor;
-    const predictorConfig = {
-      ...config.model,
-      inChannels: data.channels,
-      outChannels: p.outChannels,
-      levelSet: 'ls_head' in p && p.ls_head !== null,
-      imageSize,
-    };
-    const modelMetadata = {
-      format: 'kneeseg-model',
-      model: JSON.stringify(predictorConfig),
-      decoding: method.decoding,
-      tree: JSON.stringify(tree.definition),
-      preprocessing: JSON.stringify(config.data),
-      structures: JSON.stringify(Object.fromEntries(data.structureNames)),
-      training: JSON.stringify(config),
-    };
     const result = await train({
       config,
       method,
@@ -124,31 +101,76 @@ async function runIn(
       resume: o.resume,
       listener: o.listener,
       stopRequested: o.stopRequested,
-      modelMetadata,
+      modelMetadata: modelMetadataOf(config, method, tree, data),
     });
-    const st = result.state;
-    const summary: RunSummary = {
-      method: config.method.name,
-      backbone: config.model.backbone,
-      best_epoch: st.bestEpoch,
-      best_iteration: st.bestIteration,
-      selection: config.schedule.selection,
-      best_score: st.bestScore,
-      best_validation: null,
-      iterations: st.iteration,
-      epochs: st.epoch,
-      stopped: st.stopped ?? '',
-      wall_seconds: st.elapsedSeconds,
-      parameters: result.parameters,
-      predictor_parameters: p.parameterCount(),
-      labeled_cases: data.split.train.filter((c) => c.labelled).length,
-      unlabeled_cases: data.split.train.filter((c) => !c.labelled).length,
-      validation_cases: data.split.validation.length,
-      test_cases: data.split.test.map((c) => c.id),
-    };
+    const summary = summaryOf(config, result, method.predictor.parameterCount(), data.split);
     writeJson(join(o.out, 'summary.json'), summary);
     return { config, result, summary };
   } finally {
     await data.close();
   }
+}
+
+/** --resume continues only a run of the same data, model, method, batch and seed. */
+function checkResumable(config: TrainConfig, configPath: string): void {
+  const before = parseConfig(readConfigFile(configPath)); // keys added since: their defaults
+  const same = (k: keyof TrainConfig) => JSON.stringify(before[k]) === JSON.stringify(config[k]);
+  for (const k of ['data', 'model', 'method', 'batch', 'seed'] as const)
+    if (!same(k))
+      throw new KneesegError(
+        `--resume: "${k}" differs from ${configPath}; resume with the same settings or start a new run folder`,
+      );
+}
+
+/** The model file's metadata (model-file.ts): what inference needs to rebuild and run the predictor. */
+function modelMetadataOf(
+  config: TrainConfig,
+  method: Method,
+  tree: LabelTree,
+  data: OpenedTrainingData,
+): Record<string, string> {
+  const p = method.predictor;
+  return encodeModelMetadata({
+    format: MODEL_FILE_FORMAT,
+    model: {
+      ...config.model,
+      inChannels: data.channels,
+      outChannels: p.outChannels,
+      levelSet: 'ls_head' in p && p.ls_head !== null,
+      imageSize: config.data.size,
+    },
+    decoding: method.decoding,
+    tree: tree.definition,
+    preprocessing: config.data,
+    structures: Object.fromEntries(data.structureNames),
+    training: config,
+  });
+}
+
+function summaryOf(
+  config: TrainConfig,
+  result: TrainResult,
+  predictorParameters: number,
+  split: OpenedTrainingData['split'],
+): RunSummary {
+  const st = result.state;
+  return {
+    method: config.method.name,
+    backbone: config.model.backbone,
+    best_epoch: st.bestEpoch,
+    best_iteration: st.bestIteration,
+    selection: config.schedule.selection,
+    best_score: st.bestScore,
+    best_validation: null,
+    iterations: st.iteration,
+    epochs: st.epoch,
+    stopped: st.stopped ?? '',
+    wall_seconds: st.elapsedSeconds,
+    parameters: result.parameters,
+    predictor_parameters: predictorParameters,
+    labeled_cases: split.train.filter((c) => c.labelled).length,
+    unlabeled_cases: split.train.filter((c) => !c.labelled).length,
+    validation_cases: split.validation.length,
+    test_cases: split.test.map((c) => c.id),
+  };
 }

@@ -3,14 +3,9 @@ import assert from 'node:assert/strict';
 import { labelMask, structureMetrics } from '../../src/eval/metrics.ts';
 import { dice } from '../../src/image/dice.ts';
 import { percentile } from '../../src/image/percentile.ts';
-import {
-  hd95,
-  surfaceDistances,
-  surfaceVoxels,
-  type Shape3,
-  type Spacing3,
-} from '../../src/eval/surface-distance.ts';
+import { hd95, surfaceDistances, surfaceVoxels } from '../../src/eval/surface-distance.ts';
 import { mulberry32 } from '../../src/data/random.ts';
+import type { Shape3, Spacing3 } from '../../src/data/volume.ts';
 
 const idx = (shape: Shape3, x: number, y: number, z: number) => x + shape[0] * (y + shape[1] * z);
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { manualSeed, saveSafetensors } from '../../src/engine/index.ts';
 import { defaultKneeTree } from '../../src/hierarchy/tree.ts';
 import { buildModel } from '../../src/models/registry.ts';
+import { encodeModelMetadata, MODEL_FILE_FORMAT } from '../../src/train/model-file.ts';
 import type { Volume } from '../../src/data/volume.ts';
 import { obliqueDirection } from '../data/io/helpers.ts';
 
@@ -43,23 +44,27 @@ export function writeTinyModel(dir: string, o: TinyModelOptions = {}): string {
   const model = buildModel(config);
   mkdirSync(dir, { recursive: true });
   const file = join(dir, 'model.safetensors');
-  saveSafetensors(file, model.stateDict(), {
-    format: 'kneeseg-model',
-    model: JSON.stringify(config),
-    decoding,
-    tree: JSON.stringify(tree.definition),
-    preprocessing: JSON.stringify({
-      dir: '',
-      labeled: null,
-      subjectPattern: null,
-      axis: 'auto',
-      size,
-      neighbours,
-      intensity: 'minmax255',
+  saveSafetensors(
+    file,
+    model.stateDict(),
+    encodeModelMetadata({
+      format: MODEL_FILE_FORMAT,
+      model: config,
+      decoding,
+      tree: tree.definition,
+      preprocessing: {
+        dir: '',
+        labeled: null,
+        subjectPattern: null,
+        axis: 'auto',
+        size,
+        neighbours,
+        intensity: 'minmax255',
+      },
+      structures: { 1: 'femur', 2: 'femoral_cartilage', 3: 'tibia', 4: 'tibial_cartilage' },
+      training: {},
     }),
-    structures: JSON.stringify({ 1: 'femur', 2: 'femoral_cartilage', 3: 'tibia', 4: 'tibial_cartilage' }),
-    training: '{}',
-  });
+  );
   model.dispose();
   return file;
 }

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as E from '../../src/engine/index.ts';
-import { emaUpdate, rampedWeight } from '../../src/methods/common.ts';
+import { rampedWeight } from '../../src/levelset/schedule.ts';
+import { emaUpdate } from '../../src/methods/common.ts';
 
 E.setNumThreads(1);
 

@@ -20,17 +20,28 @@ export interface Figure {
 /** Rasterisation scale of charts: 2 keeps text sharp on high-density screens and in print. */
 const CHART_SCALE = 2;
 
+/** The family of all figure text: DejaVu Sans, the font Debian installs with fontconfig. */
+export const FIGURE_FONT = 'DejaVu Sans';
+
+/**
+ * The one path from SVG (charts, and the titles and legends of image grids) to PNG: resvg with the
+ * system fonts and FIGURE_FONT as the default and sans-serif family, at `zoom` times the SVG's size.
+ */
+export function rasterizeSvg(svg: string, zoom = 1): Figure {
+  const rendered = new Resvg(svg, {
+    fitTo: { mode: 'zoom', value: zoom },
+    font: { loadSystemFonts: true, defaultFontFamily: FIGURE_FONT, sansSerifFamily: FIGURE_FONT },
+  }).render();
+  return { png: rendered.asPng(), width: rendered.width, height: rendered.height };
+}
+
 /** Renders a vega-lite spec to SVG (vega's headless renderer) and PNG (resvg). */
 export async function renderVegaLite(spec: TopLevelSpec): Promise<Figure> {
   const { spec: vgSpec } = compile({ background: 'white', ...spec } as TopLevelSpec);
   const view = new vega.View(vega.parse(vgSpec), { renderer: 'none' });
   const svg = await view.toSVG();
   view.finalize();
-  const rendered = new Resvg(svg, {
-    fitTo: { mode: 'zoom', value: CHART_SCALE },
-    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' },
-  }).render();
-  return { png: rendered.asPng(), width: rendered.width, height: rendered.height, svg };
+  return { ...rasterizeSvg(svg, CHART_SCALE), svg };
 }
 
 /** Writes DIR/NAME.png (and NAME.svg for charts); returns the PNG path. */

@@ -4,9 +4,7 @@
  * superior so that the head end is up, as radiology viewers show it), and each display pixel takes
  * the nearest voxel, so anisotropic voxels are shown at their true aspect ratio.
  */
-import type { Geometry } from '../../data/volume.ts';
-
-export type Axis = 0 | 1 | 2;
+import type { Axis, Geometry } from '../../data/volume.ts';
 
 export interface PlaneGrid {
   /** index axes across (u) and down (v) the picture */

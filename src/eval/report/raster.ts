@@ -1,13 +1,12 @@
 /**
  * Pixel images for the figures drawn voxel by voxel (slice montages, surface renderings), encoded
  * with pngjs, and their composition into a titled grid. The grid is laid out as SVG and rasterised
- * by resvg, so titles and legends get real text rendering without a canvas library.
+ * by resvg (figure.ts's rasterizeSvg, the one text path of the figures), so titles and legends get
+ * real text rendering without a canvas library.
  */
-import { Resvg } from '@resvg/resvg-js';
 import { PNG } from 'pngjs';
-import type { Figure } from './figure.ts';
-
-export type Rgb = readonly [number, number, number];
+import type { Rgb } from '../../data/palette.ts';
+import { FIGURE_FONT, rasterizeSvg, type Figure } from './figure.ts';
 
 /** An RGB image, row-major from the top-left. */
 export class RgbImage {
@@ -48,6 +47,9 @@ export interface LegendEntry {
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+/** An SVG text element in the figure font; `attrs` places and sizes it. */
+const text = (attrs: string, s: string) =>
+  `<text ${attrs} font-family="${FIGURE_FONT}, sans-serif">${esc(s)}</text>`;
 const hex = (c: Rgb) => `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
 
 /** Panels in rows (each with a title above it), a figure title and an optional colour legend below. */
@@ -78,14 +80,14 @@ export function composeGrid(
   const parts: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${width / 2}" y="19" font-family="DejaVu Sans, sans-serif" font-size="15" font-weight="bold" text-anchor="middle">${esc(title)}</text>`,
+    text(`x="${width / 2}" y="19" font-size="15" font-weight="bold" text-anchor="middle"`, title),
   ];
   let y = titleH;
   for (const [i, row] of rows.entries()) {
     let x = gap;
     for (const [j, p] of row.entries()) {
       parts.push(
-        `<text x="${x + p.image.width / 2}" y="${y + 14}" font-family="DejaVu Sans, sans-serif" font-size="12" text-anchor="middle">${esc(p.title)}</text>`,
+        text(`x="${x + p.image.width / 2}" y="${y + 14}" font-size="12" text-anchor="middle"`, p.title),
         `<image x="${x}" y="${y + panelTitleH}" width="${p.image.width}" height="${p.image.height}" image-rendering="optimizeSpeed" xlink:href="data:image/png;base64,${p.image.png().toString('base64')}"/>`,
       );
       x += colW[j]! + gap;
@@ -97,13 +99,9 @@ export function composeGrid(
     const ly = y + 20 * l;
     parts.push(
       `<rect x="${x}" y="${ly + 4}" width="12" height="12" fill="${hex(e.color)}"/>`,
-      `<text x="${x + 16}" y="${ly + 14}" font-family="DejaVu Sans, sans-serif" font-size="12">${esc(e.name)}</text>`,
+      text(`x="${x + 16}" y="${ly + 14}" font-size="12"`, e.name),
     );
   }
   parts.push('</svg>');
-  const svg = parts.join('\n');
-  const rendered = new Resvg(svg, {
-    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' },
-  }).render();
-  return { png: rendered.asPng(), width: rendered.width, height: rendered.height };
+  return rasterizeSvg(parts.join('\n'));
 }

@@ -5,12 +5,12 @@
  */
 import { InputError } from '../../errors.ts';
 import { DEFAULT_LABELS } from '../../data/dataset.ts';
-import type { Volume } from '../../data/volume.ts';
+import { structureColors, type Rgb } from '../../data/palette.ts';
+import type { Axis, Volume } from '../../data/volume.ts';
 import { percentileSorted } from '../../image/percentile.ts';
 import type { Figure } from './figure.ts';
-import { structureColors } from './palette.ts';
-import { planeGrid, sliceAxisOf, voxelIndex, type Axis, type PlaneGrid } from './plane.ts';
-import { composeGrid, RgbImage, type Rgb } from './raster.ts';
+import { planeGrid, sliceAxisOf, voxelIndex, type PlaneGrid } from './plane.ts';
+import { composeGrid, RgbImage } from './raster.ts';
 
 export interface MontageOptions {
   /** index axis the slices cut (default sliceAxisOf: the axis of largest spacing) */

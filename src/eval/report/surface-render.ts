@@ -7,12 +7,12 @@
  * side and keeps this a few dozen lines.
  */
 import { DEFAULT_LABELS } from '../../data/dataset.ts';
-import { sameGeometry, type Volume } from '../../data/volume.ts';
+import { structureColors, type Rgb } from '../../data/palette.ts';
+import { sameGeometry, type Axis, type Volume } from '../../data/volume.ts';
 import { InputError } from '../../errors.ts';
 import type { Figure } from './figure.ts';
-import { structureColors } from './palette.ts';
-import { planeGrid, sliceAxisOf, voxelIndex, type Axis } from './plane.ts';
-import { composeGrid, RgbImage, type Rgb } from './raster.ts';
+import { planeGrid, sliceAxisOf, voxelIndex, type PlaneGrid } from './plane.ts';
+import { composeGrid, RgbImage } from './raster.ts';
 
 export interface SurfaceOptions {
   /** index axis the view looks along, from index 0 (default sliceAxisOf: the axis of largest spacing) */
@@ -44,9 +44,35 @@ export function renderSurface(labels: Volume, opts: SurfaceOptions = {}): RgbIma
       .map(([v]) => v),
   );
   const grid = planeGrid(labels, axis, opts.size ?? 256);
+  const { depth, hit } = firstHits(labels, axis, grid, drawn);
+  const smooth = smoothDepth(depth, hit, grid);
+  const shade = shadeDepth(smooth, hit, grid, labels.spacing[grid.u], labels.spacing[grid.v]);
+  const out = new RgbImage(grid.width, grid.height, BACKGROUND);
+  for (let py = 0; py < grid.height; py++) {
+    for (let px = 0; px < grid.width; px++) {
+      const i = grid.col[px]! + grid.nu * grid.row[py]!;
+      const col = colors.get(hit[i]!);
+      if (Number.isNaN(smooth[i]!) || !col) continue;
+      const s = shade[i]!;
+      out.set(px, py, [
+        Math.round(col.color[0] * s),
+        Math.round(col.color[1] * s),
+        Math.round(col.color[2] * s),
+      ]);
+    }
+  }
+  return out;
+}
+
+/** First hit per voxel ray along `axis`: depth in mm (NaN for a miss) and label. */
+function firstHits(
+  labels: Volume,
+  axis: Axis,
+  grid: PlaneGrid,
+  drawn: ReadonlySet<number>,
+): { depth: Float64Array; hit: Int32Array } {
   const { nu, nv } = grid;
   const n = labels.shape[axis];
-  // First hit per voxel ray: depth in mm (NaN for a miss) and label.
   const depth = new Float64Array(nu * nv).fill(NaN);
   const hit = new Int32Array(nu * nv);
   const c: [number, number, number] = [0, 0, 0];
@@ -65,7 +91,11 @@ export function renderSurface(labels: Volume, opts: SurfaceOptions = {}): RgbIma
       }
     }
   }
-  // 3x3 mean over hits of the same structure, against the staircase of voxel depths.
+  return { depth, hit };
+}
+
+/** 3x3 mean over hits of the same structure, against the staircase of voxel depths. */
+function smoothDepth(depth: Float64Array, hit: Int32Array, { nu, nv }: PlaneGrid): Float64Array {
   const smooth = new Float64Array(depth.length).fill(NaN);
   for (let b = 0; b < nv; b++) {
     for (let a = 0; a < nu; a++) {
@@ -87,8 +117,17 @@ export function renderSurface(labels: Volume, opts: SurfaceOptions = {}): RgbIma
       smooth[i] = s / k;
     }
   }
-  const su = labels.spacing[grid.u];
-  const sv = labels.spacing[grid.v];
+  return smooth;
+}
+
+/** Brightness in [0, 1] per ray: Lambert shading of the depth surface, dimmed with distance. */
+function shadeDepth(
+  smooth: Float64Array,
+  hit: Int32Array,
+  { nu, nv }: PlaneGrid,
+  su: number,
+  sv: number,
+): Float64Array {
   // Depth slope (mm per mm) by central differences, one-sided at the edge of a structure.
   const slope = (a: number, b: number, da: number, db: number, step: number): number => {
     const i = a + nu * b;
@@ -117,21 +156,7 @@ export function renderSurface(labels: Volume, opts: SurfaceOptions = {}): RgbIma
       shade[i] = (0.2 + 0.8 * lambert) * fog;
     }
   }
-  const out = new RgbImage(grid.width, grid.height, BACKGROUND);
-  for (let py = 0; py < grid.height; py++) {
-    for (let px = 0; px < grid.width; px++) {
-      const i = grid.col[px]! + nu * grid.row[py]!;
-      const col = colors.get(hit[i]!);
-      if (Number.isNaN(smooth[i]!) || !col) continue;
-      const s = shade[i]!;
-      out.set(px, py, [
-        Math.round(col.color[0] * s),
-        Math.round(col.color[1] * s),
-        Math.round(col.color[2] * s),
-      ]);
-    }
-  }
-  return out;
+  return shade;
 }
 
 /** Surface renderings of a prediction (left) and its ground truth (right). */

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
+import { structureColors } from '../../../src/data/palette.ts';
 import type { Geometry, Volume } from '../../../src/data/volume.ts';
 import { InputError } from '../../../src/errors.ts';
 import { summarizeEvaluation } from '../../../src/eval/evaluate.ts';
@@ -14,7 +15,6 @@ import { writeFigure, type Figure } from '../../../src/eval/report/figure.ts';
 import { htmlReport, writeHtmlReport } from '../../../src/eval/report/html.ts';
 import { labelEfficiencyPlot } from '../../../src/eval/report/label-efficiency.ts';
 import { lossCurves } from '../../../src/eval/report/loss-curves.ts';
-import { structureColors } from '../../../src/eval/report/palette.ts';
 import { planeGrid, sliceAxisOf } from '../../../src/eval/report/plane.ts';
 import type { PlottedLogEntry } from '../../../src/eval/report/run-log.ts';
 import { sliceMontage } from '../../../src/eval/report/slice-montage.ts';

@@ -1,9 +1,11 @@
 /**
  * Colours of the structures in every figure, so a structure looks the same in montages, surface
  * renderings and legends. Cartilages get strong colours, bones muted ones; other names take the
- * next colour of ColorBrewer's Set1/Dark2 in label order.
+ * next colour of ColorBrewer's Set1/Dark2 in label order. Kept in data, beside the label names, so
+ * every layer that draws structures can share it.
  */
-import type { Rgb } from './raster.ts';
+
+export type Rgb = readonly [number, number, number];
 
 const NAMED: Readonly<Record<string, Rgb>> = {
   femoral_cartilage: [228, 26, 28],
