@@ -2,7 +2,13 @@
   # libtorch's headers and libraries: Debian's libtorch-dev by default; LIBTORCH=/path selects another
   # build (an official CUDA libtorch) with no code change.
   "variables": {
-    "libtorch%": "<!(node -p \"process.env.LIBTORCH || ''\")"
+    "libtorch%": "<!(node -p \"process.env.LIBTORCH || ''\")",
+    # c10d's Gloo backend needs Gloo's headers next to libtorch's (Debian: libgloo-dev); without them the
+    # distributed ops still exist and say how to get them, so the CPU build never breaks on it.
+    "gloo%": "<!(node -p \"require('fs').existsSync((process.env.LIBTORCH || '/usr') + '/include/gloo/config.h') ? 1 : 0\")",
+    # NCCL only for a CUDA libtorch whose headers can be compiled here (CUDA runtime and nccl.h).
+    "cuda_home%": "<!(node -p \"process.env.CUDA_HOME || '/usr/local/cuda'\")",
+    "nccl%": "<!(node -p \"const fs = require('fs'), t = process.env.LIBTORCH || '', c = process.env.CUDA_HOME || '/usr/local/cuda'; t && fs.existsSync(t + '/lib/libtorch_cuda.so') && fs.existsSync(c + '/include/cuda_runtime_api.h') && [t + '/include', c + '/include', '/usr/include'].some((d) => fs.existsSync(d + '/nccl.h')) ? 1 : 0\")"
   },
   "targets": [
     {
@@ -12,7 +18,8 @@
         "src/allocator.cc",
         "src/tensor.cc",
         "src/dispatch.cc",
-        "src/optim.cc"
+        "src/optim.cc",
+        "src/distributed.cc"
       ],
       "dependencies": ["<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except_all"],
       # NAPI_EXPERIMENTAL: Node (20.20 here) then runs finalizers during garbage collection instead of
@@ -24,6 +31,12 @@
       "cflags_cc!": ["-fno-exceptions", "-fno-rtti", "-std=gnu++17"],
       "cflags_cc": ["-std=c++17", "-fexceptions", "-frtti", "-O2", "-Wno-unused-parameter", "-Wno-deprecated-declarations"],
       "conditions": [
+        ["gloo==1", { "defines": ["USE_C10D_GLOO", "KNEESEG_WITH_GLOO"] }],
+        ["nccl==1", {
+          "defines": ["USE_C10D_NCCL", "KNEESEG_WITH_NCCL"],
+          "include_dirs": ["<(cuda_home)/include"],
+          "libraries": ["-ltorch_cuda", "-lc10_cuda"]
+        }],
         ["libtorch==''", {
           "include_dirs": ["/usr/include/torch/csrc/api/include", "/usr/include"],
           "libraries": ["-L/usr/lib/x86_64-linux-gnu", "-ltorch", "-ltorch_cpu", "-lc10", "-ldl"]

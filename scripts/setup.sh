@@ -9,6 +9,8 @@ SUDO=""
 
 need_apt=()
 dpkg -s libtorch-dev >/dev/null 2>&1 || need_apt+=(libtorch-dev)
+# Gloo's headers: libtorch's c10d ProcessGroupGloo.hpp includes them (distributed data-parallel training)
+dpkg -s libgloo-dev >/dev/null 2>&1 || need_apt+=(libgloo-dev)
 # PyTorch from Debian: the reference for parity checks and benchmarks (same libtorch)
 dpkg -s python3-torch >/dev/null 2>&1 || need_apt+=(python3-torch python3-numpy python3-scipy)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++ make python3)

@@ -7,6 +7,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitTensor(env, exports);
   InitDispatch(env, exports);
   InitOptim(env, exports);
+  InitDistributed(env, exports);
   return exports;
 }
 

@@ -31,5 +31,6 @@ void InitAllocator(Napi::Env env, Napi::Object exports);
 void InitTensor(Napi::Env env, Napi::Object exports);
 void InitDispatch(Napi::Env env, Napi::Object exports);
 void InitOptim(Napi::Env env, Napi::Object exports);
+void InitDistributed(Napi::Env env, Napi::Object exports);
 
 }  // namespace kneeseg
