@@ -1,18 +1,22 @@
 /**
  * `kneeseg predict --model RUN --input PATH --output DIR`: segment scans with a trained model and
  * measure their cartilage (src/infer/run-predict.ts). Exit status 1 when any scan failed.
+ * `--series UID` (or `--input FOLDER#UID`) picks one series of a DICOM folder holding several.
  */
 import cliProgress from 'cli-progress';
 import type { Command } from 'commander';
+import { UID_PATTERN } from '../data/io/paths.ts';
 import { ConfigError } from '../errors.ts';
 import { loadModel } from '../infer/load-model.ts';
 import { checkOutputFolder } from '../output/check.ts';
 import { OUTPUT_ENDINGS, predictScans, type OutputEnding, type PredictEvent } from '../infer/run-predict.ts';
 import type { KneeSide } from '../infer/volume.ts';
+import type { Tta } from '../infer/predict.ts';
 
 interface PredictFlags {
   model: string;
   input: string;
+  series?: string;
   output: string;
   batch: string;
   tta: string;
@@ -77,13 +81,18 @@ export function predictCommand(program: Command): void {
     .requiredOption('--model <path>', 'run folder or its model.safetensors')
     .requiredOption(
       '--input <path>',
-      'a scan file, a DICOM series folder, or a folder of scans (files and DICOM sub-folders)',
+      'a scan file, a DICOM series folder (FOLDER#SeriesInstanceUID: one series of a folder holding several), ' +
+        'or a folder of scans (files and DICOM sub-folders)',
+    )
+    .option(
+      '--series <uid>',
+      'SeriesInstanceUID of the series to read when the --input DICOM folder holds several (as --input FOLDER#UID)',
     )
     .requiredOption('--output <dir>', 'output folder: {case}.nii.gz, measurements.csv/.json, thickness/*.png')
     .option('--batch <n>', 'slices per forward pass', '8')
     .option(
       '--tta <mode>',
-      'test-time augmentation: none, or flip (average with the left-right mirrored slices)',
+      'test-time augmentation: none, or flip (average with the left-right mirrored slices; also writes DIR/uncertainty.json, the share of voxels the flip relabels)',
       'none',
     )
     .option(
@@ -102,15 +111,7 @@ export function predictCommand(program: Command): void {
     .option('--ending <ending>', `label-map file ending: ${OUTPUT_ENDINGS.join(', ')}`, '.nii.gz')
     .option('--no-measure', 'skip volumes, thickness and thickness maps')
     .action(async (f: PredictFlags) => {
-      const batch = Number(f.batch);
-      if (!Number.isInteger(batch) || batch < 1)
-        throw new ConfigError('batch', `must be a whole number >= 1, got ${f.batch}`);
-      if (f.tta !== 'none' && f.tta !== 'flip')
-        throw new ConfigError('tta', `must be none or flip, got ${f.tta}`);
-      if (!['left', 'right', 'unknown'].includes(f.side))
-        throw new ConfigError('side', `must be left or right, got ${f.side}`);
-      if (!(OUTPUT_ENDINGS as readonly string[]).includes(f.ending))
-        throw new ConfigError('ending', `must be one of ${OUTPUT_ENDINGS.join(', ')}, got ${f.ending}`);
+      const { batch, input } = checkPredictFlags(f);
       checkOutputFolder(f.output, '--output');
       const model = loadModel(f.model);
       console.log(
@@ -118,11 +119,11 @@ export function predictCommand(program: Command): void {
       );
       const r = await predictScans(
         model,
-        f.input,
+        input,
         {
           output: f.output,
           batch,
-          tta: f.tta,
+          tta: f.tta as Tta,
           probabilities: f.probabilities ?? false,
           largestComponent: f.largestComponent ?? false,
           side: f.side as KneeSide,
@@ -133,10 +134,31 @@ export function predictCommand(program: Command): void {
       );
       model.model.dispose();
       for (const file of r.measurementFiles) console.log(`wrote ${file}`);
+      if (r.uncertaintyFile) console.log(`wrote ${r.uncertaintyFile}`);
       console.log(`${r.done.length} done, ${r.failed.length} failed`);
       if (r.failed.length) {
         for (const x of r.failed) console.error(`failed: ${x.error.message}`);
         process.exitCode = 1;
       }
     });
+}
+
+/** The flags' values checked (ConfigError naming the flag); the input path with --series applied. */
+function checkPredictFlags(f: PredictFlags): { batch: number; input: string } {
+  const batch = Number(f.batch);
+  if (!Number.isInteger(batch) || batch < 1)
+    throw new ConfigError('batch', `must be a whole number >= 1, got ${f.batch}`);
+  if (f.tta !== 'none' && f.tta !== 'flip')
+    throw new ConfigError('tta', `must be none or flip, got ${f.tta}`);
+  if (!['left', 'right', 'unknown'].includes(f.side))
+    throw new ConfigError('side', `must be left or right, got ${f.side}`);
+  if (!(OUTPUT_ENDINGS as readonly string[]).includes(f.ending))
+    throw new ConfigError('ending', `must be one of ${OUTPUT_ENDINGS.join(', ')}, got ${f.ending}`);
+  let input = f.input;
+  if (f.series !== undefined) {
+    if (!UID_PATTERN.test(f.series))
+      throw new ConfigError('series', `must be a DICOM UID (numbers separated by dots), got ${f.series}`);
+    input = `${f.input.replace(/[\\/]+$/, '')}#${f.series}`;
+  }
+  return { batch, input };
 }

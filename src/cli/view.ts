@@ -1,7 +1,8 @@
 /**
  * `kneeseg view PATH [--dataset DIR] [--compare DIR] [--port N] [--host ADDRESS]`: a local web page to
  * review, compare and correct segmentations (src/view/). PATH is a dataset, a `kneeseg predict`
- * output folder or a run folder. Prints the URL and serves until interrupted (Ctrl-C); opens nothing.
+ * output folder, a run folder or an experiment folder. Prints the URL and serves until interrupted
+ * (Ctrl-C); opens nothing.
  */
 import type { Command } from 'commander';
 import { ConfigError } from '../errors.ts';
@@ -19,7 +20,10 @@ export function viewCommand(program: Command): void {
   program
     .command('view')
     .description('review, compare and correct segmentations in the browser (a local web server)')
-    .argument('<path>', 'a dataset folder, a `kneeseg predict` output folder or a run folder')
+    .argument(
+      '<path>',
+      'a dataset folder, a `kneeseg predict` output folder, a run folder or a `kneeseg experiment` folder',
+    )
     .option(
       '--dataset <dir>',
       'dataset holding the scans of a predict output folder (and where corrections are saved)',

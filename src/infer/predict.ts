@@ -6,7 +6,9 @@
  * spacing, origin and direction.
  *
  * Test-time augmentation `flip`: logits of the slice and of its left-right mirror image (columns
- * reversed, the flip training augments with), mirrored back, are averaged before decoding.
+ * reversed, the flip training augments with), mirrored back, are averaged before decoding. The two
+ * are also decoded on their own, and the pixels whose label differs between them counted: a cheap
+ * per-case uncertainty (the viewer's "review next" ranks by it when there are no probability maps).
  */
 import { noGrad, scope, tensor, type Tensor } from '../engine/index.ts';
 import { prepareCase, restoreVolume, stackChannels, type PreparedCase } from '../data/preprocess.ts';
@@ -31,9 +33,20 @@ export interface PredictOptions {
 /** Label values: uint8 unless the tree uses values above 255. */
 export type LabelArray = Uint8Array | Int16Array;
 
+/** How much the labels change under the left-right flip (tta 'flip' only). */
+export interface FlipDisagreement {
+  /** slice pixels (the network's crop window) whose label differs between the two predictions */
+  readonly changed: number;
+  /** slice pixels that are foreground in either prediction */
+  readonly foreground: number;
+  /** changed / foreground (0 when there is no foreground) */
+  readonly fraction: number;
+}
+
 export interface Prediction {
   /** leaf label values on the scan's grid */
   readonly labels: Volume<LabelArray>;
+  readonly flip?: FlipDisagreement;
   /** structure name -> probability map on the scan's grid (0 outside the crop window) */
   readonly probabilities?: ReadonlyMap<string, Volume<Float32Array>>;
 }
@@ -62,9 +75,29 @@ function logitsOf(m: LoadedModel, x: Tensor): Tensor {
 
 /** Logits averaged over the slice and its column-mirrored copy (mirrored back). */
 export function flipAveragedLogits(m: LoadedModel, x: Tensor): Tensor {
-  const a = logitsOf(m, x);
-  const b = logitsOf(m, x.flip(3)).flip(3);
-  return a.add(b).div(2);
+  return flipLogits(m, x).averaged;
+}
+
+/** The logits of the slice, of its mirrored copy (mirrored back), and their average. */
+function flipLogits(m: LoadedModel, x: Tensor): { plain: Tensor; mirrored: Tensor; averaged: Tensor } {
+  const plain = logitsOf(m, x);
+  const mirrored = logitsOf(m, x.flip(3)).flip(3);
+  return { plain, mirrored, averaged: plain.add(mirrored).div(2) };
+}
+
+/** Adds to `count` the pixels whose decoded label differs between two logits, and the foreground ones. */
+function countFlipChanges(
+  m: LoadedModel,
+  a: Tensor,
+  b: Tensor,
+  count: { changed: number; foreground: number },
+) {
+  const la = m.decode(a).to('int16').data() as Int16Array;
+  const lb = m.decode(b).to('int16').data() as Int16Array;
+  for (let i = 0; i < la.length; i++) {
+    if (la[i] !== 0 || lb[i] !== 0) count.foreground++;
+    if (la[i] !== lb[i]) count.changed++;
+  }
 }
 
 export interface SlicePrediction {
@@ -72,6 +105,8 @@ export interface SlicePrediction {
   readonly labels: LabelArray;
   /** per structure (order of model.structures): [count, H, W] probabilities */
   readonly probabilities?: Float32Array[];
+  /** tta 'flip': pixels whose label the flip changes, and foreground pixels */
+  readonly flip?: { readonly changed: number; readonly foreground: number };
 }
 
 /**
@@ -98,13 +133,19 @@ export function predictSlices(
     ? Array.from({ length: S }, () => new Float32Array(count * plane))
     : undefined;
   const x = new Float32Array(batch * C * plane);
+  const flip = o.tta === 'flip' ? { changed: 0, foreground: 0 } : undefined;
   for (let s0 = 0; s0 < count; s0 += batch) {
     const n = Math.min(batch, count - s0);
     for (let i = 0; i < n; i++) stackChannels(p, s0 + i, x.subarray(i * C * plane, (i + 1) * C * plane));
     noGrad(() =>
       scope(() => {
         const input = tensor(x.subarray(0, n * C * plane), [n, C, H, W]);
-        const logits = o.tta === 'flip' ? flipAveragedLogits(m, input) : logitsOf(m, input);
+        let logits: Tensor;
+        if (flip) {
+          const f = flipLogits(m, input);
+          countFlipChanges(m, f.plain, f.mirrored, flip);
+          logits = f.averaged;
+        } else logits = logitsOf(m, input);
         labels.set(
           m
             .decode(logits)
@@ -122,7 +163,7 @@ export function predictSlices(
     );
     onBatch?.(s0 + n, count);
   }
-  return probs ? { labels, probabilities: probs } : { labels };
+  return { labels, ...(probs ? { probabilities: probs } : {}), ...(flip ? { flip } : {}) };
 }
 
 /**
@@ -149,10 +190,14 @@ export function predictVolume(
   const data = restoreVolume(p.layout, sp.labels);
   if (o.largestComponent) keepLargestComponents(data, image.shape);
   const labels = { ...geometry, data };
-  if (!sp.probabilities) return { labels };
+  const flip = sp.flip && {
+    ...sp.flip,
+    fraction: sp.flip.foreground > 0 ? sp.flip.changed / sp.flip.foreground : 0,
+  };
+  if (!sp.probabilities) return flip ? { labels, flip } : { labels };
   const names = [...m.structures.values()];
   const probabilities = new Map<string, Volume<Float32Array>>(
     sp.probabilities.map((slices, k) => [names[k]!, { ...geometry, data: restoreVolume(p.layout, slices) }]),
   );
-  return { labels, probabilities };
+  return flip ? { labels, probabilities, flip } : { labels, probabilities };
 }

@@ -6,6 +6,8 @@
  *   DIR/probabilities/{case}_{structure}.nii.gz  float32 probability per structure (--probabilities)
  *   DIR/thickness/{case}_{plate}.png        thickness map per cartilage plate
  *   DIR/measurements.csv, measurements.json volumes and thickness of every case done
+ *   DIR/uncertainty.json                    with --tta flip: per case, the fraction of foreground
+ *                                           voxels whose label the left-right flip changes
  *
  * Probability maps are one 3-D file per structure rather than one 4-D file: kneeseg's Volume and its
  * writers are 3-D, and a 3-D map loads as an overlay in any viewer. They sit in a sub-folder so DIR
@@ -19,10 +21,11 @@ import { join } from 'node:path';
 import { readVolume, writeLabelMap, writeVolume } from '../data/io/index.ts';
 import { outOfMemoryBytes } from '../engine/index.ts';
 import { InputError, KneesegError, OutputError } from '../errors.ts';
+import { writeFileAtomic } from '../output/atomic.ts';
 import { withFolderLock } from '../output/lock.ts';
 import type { LoadedModel } from './load-model.ts';
 import type { CaseMeasurements } from './measure.ts';
-import { predictVolume, type PredictOptions } from './predict.ts';
+import { predictVolume, type FlipDisagreement, type PredictOptions } from './predict.ts';
 import { measureCase, writeMeasurements } from './run-measure.ts';
 import { listScans, type ScanInput } from './scans.ts';
 import type { KneeSide } from './volume.ts';
@@ -46,11 +49,19 @@ export type PredictEvent =
   | { type: 'case-done'; index: number; total: number; scan: ScanInput; output: string; seconds: number }
   | { type: 'case-failed'; index: number; total: number; scan: ScanInput; error: KneesegError };
 
+interface CaseOutput {
+  output: string;
+  measurements?: CaseMeasurements;
+  flip?: FlipDisagreement;
+}
+
 export interface PredictRunResult {
-  readonly done: readonly { scan: ScanInput; output: string; measurements?: CaseMeasurements }[];
+  readonly done: readonly ({ scan: ScanInput } & CaseOutput)[];
   readonly failed: readonly { scan: ScanInput; error: KneesegError }[];
   /** measurements.csv and .json, when measured and at least one case was done */
   readonly measurementFiles: readonly string[];
+  /** uncertainty.json, with tta 'flip' when at least one case was done */
+  readonly uncertaintyFile?: string;
 }
 
 /** Segments (and measures) one scan and writes its files; throws InputError for a scan that does not fit. */
@@ -59,15 +70,35 @@ export async function predictCase(
   scan: ScanInput,
   o: PredictRunOptions,
   onSlices?: (done: number, total: number) => void,
-): Promise<{ output: string; measurements?: CaseMeasurements }> {
+): Promise<CaseOutput> {
   const image = await readVolume(scan.path);
   const pred = predictVolume(m, image, scan.path, o, onSlices);
   const output = join(o.output, `${scan.id}${o.ending ?? '.nii.gz'}`);
   await writeLabelMap(output, pred.labels);
   for (const [name, vol] of pred.probabilities ?? [])
     await writeVolume(join(o.output, 'probabilities', `${scan.id}_${name}.nii.gz`), vol);
-  if (o.measure === false) return { output };
-  return { output, measurements: measureCase(scan.id, pred.labels, m.structures, o.output, o.side) };
+  const flip = pred.flip ? { flip: pred.flip } : {};
+  if (o.measure === false) return { output, ...flip };
+  return { output, ...flip, measurements: measureCase(scan.id, pred.labels, m.structures, o.output, o.side) };
+}
+
+/** DIR/uncertainty.json: the flip disagreement of every case done so far (rewritten after each). */
+function writeUncertainty(output: string, done: readonly ({ scan: ScanInput } & CaseOutput)[]): string {
+  const file = join(output, 'uncertainty.json');
+  const body = {
+    measure:
+      'flip_disagreement: fraction of the foreground pixels of the network slices (foreground in either prediction) whose label differs between the scan and its left-right mirror image (predict --tta flip)',
+    cases: done
+      .filter((d) => d.flip)
+      .map((d) => ({
+        case: d.scan.id,
+        flip_disagreement: d.flip!.fraction,
+        changed_voxels: d.flip!.changed,
+        foreground_voxels: d.flip!.foreground,
+      })),
+  };
+  writeFileAtomic(file, `${JSON.stringify(body, null, 2)}\n`);
+  return file;
 }
 
 /** An error of one scan as an InputError naming it (readers of broken files may throw plain errors). */
@@ -106,10 +137,11 @@ async function predictInto(
   listener: (e: PredictEvent) => void,
 ): Promise<PredictRunResult> {
   listener({ type: 'start', total: scans.length, ignored });
-  const done: { scan: ScanInput; output: string; measurements?: CaseMeasurements }[] = [];
+  const done: ({ scan: ScanInput } & CaseOutput)[] = [];
   const failed: { scan: ScanInput; error: KneesegError }[] = [];
   const measured: CaseMeasurements[] = [];
   let files: string[] = [];
+  let uncertainty: string | undefined;
   for (const [index, scan] of scans.entries()) {
     listener({ type: 'case-start', index, total: scans.length, scan });
     const t0 = performance.now();
@@ -122,6 +154,7 @@ async function predictInto(
         measured.push(r.measurements);
         files = writeMeasurements(o.output, measured, m.structures, { model: m.file });
       }
+      if (r.flip) uncertainty = writeUncertainty(o.output, done);
       listener({
         type: 'case-done',
         index,
@@ -137,5 +170,5 @@ async function predictInto(
       listener({ type: 'case-failed', index, total: scans.length, scan, error });
     }
   }
-  return { done, failed, measurementFiles: files };
+  return { done, failed, measurementFiles: files, uncertaintyFile: uncertainty };
 }

@@ -27,12 +27,18 @@ export interface ViewCase {
   /** why a save is not possible (shown on the page) */
   readonly notSavable?: string;
   readonly hasProbabilities: boolean;
+  /** "review next" can rank it: probability maps, or predict --tta flip's disagreement */
+  readonly reviewable: boolean;
+  /** an experiment's predictions: run name -> URL (empty for other kinds) */
+  readonly runs: Readonly<Record<string, string>>;
   readonly measurements: readonly MeasurementRow[];
 }
 
 export interface CaseList {
-  /** what PATH was: "dataset", "predictions" or "run" */
+  /** what PATH was: "dataset", "predictions", "run" or "experiment" */
   readonly kind: string;
+  /** an experiment's run names (empty for other kinds); the first is shown as "prediction" */
+  readonly runs: readonly string[];
   readonly title: string;
   /** structure name -> label value, background included (dataset.json's `labels`) */
   readonly labels: Readonly<Record<string, number>>;
@@ -53,6 +59,22 @@ export interface ReviewOrder {
   /** how the uncertainty was computed, for the page's tooltip */
   readonly measure: string;
   readonly cases: readonly { readonly id: string; readonly uncertainty: number }[];
+}
+
+/**
+ * The label maps a derived volume or score can be asked for (query parameters `a`, `b`, `of`, `run`):
+ * an experiment's run name, or one of these.
+ */
+export const PREDICTION = 'prediction';
+export const GROUND_TRUTH = 'truth';
+export const COMPARED = 'compare';
+
+/** Reply of a thickness recompute of an edited label map (POST /api/cases/{id}/thickness). */
+export interface ThicknessResult {
+  /** the thickness map of the edited labels, under /derived/ */
+  readonly url: string;
+  /** the case's measurements recomputed from the edited labels */
+  readonly measurements: readonly MeasurementRow[];
 }
 
 /** Reply of a save. */

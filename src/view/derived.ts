@@ -4,13 +4,18 @@
  * it), the disagreement of two label maps, Dice / HD95 per structure, and the uncertainty that
  * orders "review next". Nothing here writes outside the folder given to it.
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readVolume, writeLabelMap, writeVolume } from '../data/io/index.ts';
 import { geometryOf, type Volume } from '../data/volume.ts';
+import { EvaluationJsonSchema } from '../eval/evaluation-json.ts';
 import { labelMask, structureMetrics } from '../eval/metrics.ts';
-import { CARTILAGE_PLATES } from '../infer/measure.ts';
+import { CARTILAGE_PLATES, measureLabelMap } from '../infer/measure.ts';
 import { plateThickness } from '../infer/thickness.ts';
-import type { StructureScore } from './api.ts';
+import type { KneeSide } from '../infer/volume.ts';
+import type { MeasurementRow, StructureScore } from './api.ts';
+import { measurementRows } from './catalog.ts';
 
 const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
 
@@ -35,6 +40,32 @@ export async function writeThicknessVolume(
   }
   await writeVolume(out, { ...geometryOf(vol), data: map });
   return out;
+}
+
+/**
+ * Thickness of a label map edited on the page (not saved): its measurements as predict computes
+ * them (measureLabelMap, so the table's numbers stay comparable) and its thickness map, written to
+ * `out` as writeThicknessVolume would.
+ */
+export async function measureEdited(
+  vol: Volume,
+  labels: Readonly<Record<string, number>>,
+  out: string,
+  side?: KneeSide,
+): Promise<MeasurementRow[]> {
+  const structures = new Map(
+    Object.entries(labels)
+      .filter(([name]) => name !== 'background')
+      .map(([name, value]) => [value, name] as const),
+  );
+  const { measurements, maps } = measureLabelMap('edited', vol, structures, { side });
+  const map = new Float32Array(vol.data.length);
+  for (const [plate, t] of maps) {
+    const value = labels[plate]!;
+    for (let i = 0; i < map.length; i++) if (vol.data[i] === value) map[i] = t[i]!;
+  }
+  await writeVolume(out, { ...geometryOf(vol), data: map });
+  return measurementRows(measurements);
 }
 
 /** 1 where two label maps of the same grid differ, else 0; written as a uint8 label map to `out`. */
@@ -65,6 +96,29 @@ export async function scoreCase(
   return out;
 }
 
+/**
+ * Per-case scores of an experiment run from its evaluation.json (the same metrics as scoreCase);
+ * null when the file does not parse, so the caller computes them instead.
+ */
+export function scoresFromEvaluation(file: string): Record<string, Record<string, StructureScore>> | null {
+  let parsed;
+  try {
+    parsed = EvaluationJsonSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+  } catch {
+    return null;
+  }
+  if (!parsed.success) return null;
+  const out: Record<string, Record<string, StructureScore>> = {};
+  for (const c of parsed.data.cases)
+    out[c.case] = Object.fromEntries(
+      Object.entries(c.structures).map(([s, m]) => [s, { dice: m.dice, hd95Mm: m.hd95_mm }]),
+    );
+  return out;
+}
+
+export const FLIP_MEASURE =
+  'flip disagreement (predict --tta flip): fraction of the foreground voxels whose label differs between the prediction of the scan and of its left-right mirror image';
+
 export const UNCERTAINTY_MEASURE =
   'binary entropy of every structure probability (predict --probabilities), summed over structures and voxels, per voxel where some structure has p >= 0.5';
 
@@ -90,7 +144,16 @@ export async function caseUncertainty(files: Iterable<string>): Promise<number> 
   return total / Math.max(1, count);
 }
 
-/** File name of a derived volume in the cache folder (ids are file names, see catalog.ts). */
-export function cachePath(cache: string, kind: 'thickness' | 'disagreement', id: string): string {
-  return join(cache, `${kind}_${id}.nii.gz`);
+/**
+ * File name of a derived volume in the cache folder (ids are file names, see catalog.ts); `variant`
+ * (which label maps, which edit) is hashed so a run name never becomes part of a path.
+ */
+export function cachePath(
+  cache: string,
+  kind: 'thickness' | 'disagreement',
+  id: string,
+  variant = '',
+): string {
+  const tag = variant ? `_${createHash('sha256').update(variant).digest('hex').slice(0, 16)}` : '';
+  return join(cache, `${kind}${tag}_${id}.nii.gz`);
 }

@@ -1,6 +1,10 @@
 /**
  * "Save as labelled": a corrected label map from the page becomes the case's ground truth in the
- * dataset, DATASET/labelsTr/{case}{file_ending}, so the next `kneeseg train` uses it. The page sends
+ * dataset, DATASET/labelsTr/{case}{file_ending}, so the next `kneeseg train` uses it. When
+ * dataset.json lists its cases (nnU-Net v2's `dataset` key, which train then reads instead of
+ * labelsTr), a listed case is written to the label path its entry names, and an unlisted one to
+ * labelsTr with an entry added to the listing (numTraining kept equal to its length), dataset.json
+ * rewritten atomically after the label map, so the entry never names a missing file. The page sends
  * the voxels only (x fastest, little-endian, uint8 or int16); geometry is the scan's, never the
  * page's. Refused, with nothing written: a case that cannot be saved (no dataset, a test case), a
  * voxel type other than uint8/int16, a shape other than the scan's, a body of the wrong length, a
@@ -10,7 +14,7 @@
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, relative } from 'node:path';
-import { unknownLabelValues } from '../data/dataset.ts';
+import { readDatasetJson, unknownLabelValues, writeDatasetJson } from '../data/dataset.ts';
 import { readVolume, writeLabelMap } from '../data/io/index.ts';
 import { geometryOf, voxelCount, type Volume } from '../data/volume.ts';
 import { KneesegError } from '../errors.ts';
@@ -61,26 +65,27 @@ function countChanged(a: Volume, b: ArrayLike<number>): number {
   return n;
 }
 
-/** Checks `req` against the case's scan and dataset.json, then writes it; see the module comment. */
-export async function saveCorrection(
-  catalog: Catalog,
-  c: CatalogCase,
+/**
+ * The label map of `req` on the grid of `image` (the page sends voxels only), checked against it and
+ * against the label values; ViewRequestError otherwise. Shared by save and thickness recompute.
+ */
+export async function labelsOfRequest(
+  image: string,
+  id: string,
+  labels: Readonly<Record<string, number>>,
   req: SaveRequest,
-  o: SaveOptions = {},
-): Promise<SaveResult> {
-  if (!c.labelTarget || !c.image || !catalog.dataset)
-    throw new ViewRequestError(409, `case ${c.id} cannot be saved: ${c.notSavable ?? 'no dataset'}`);
+): Promise<Volume> {
   if (!(SAVE_DTYPES as readonly string[]).includes(req.dtype))
     throw new ViewRequestError(
       400,
       `voxel type "${req.dtype}" refused: a label map is saved as ${SAVE_DTYPES.join(' or ')}`,
     );
   const dtype = req.dtype as SaveDtype;
-  const scan = await readVolume(c.image);
+  const scan = await readVolume(image);
   if (req.shape.length !== 3 || req.shape.some((n, i) => n !== scan.shape[i]))
     throw new ViewRequestError(
       422,
-      `shape ${req.shape.join('x')} refused: the scan ${c.id} is ${scan.shape.join('x')}; nothing was written`,
+      `shape ${req.shape.join('x')} refused: the scan ${id} is ${scan.shape.join('x')}; nothing was written`,
     );
   const n = voxelCount(scan.shape);
   const bytes = dtype === 'uint8' ? 1 : 2;
@@ -91,14 +96,39 @@ export async function saveCorrection(
     );
   const data = voxels(dtype, req.body);
   const label: Volume = { ...geometryOf(scan), data };
-  const allowed = new Set(Object.values(catalog.labels));
+  const allowed = new Set(Object.values(labels));
   const unknown = unknownLabelValues(label, allowed);
   if (unknown.length > 0)
     throw new ViewRequestError(
       422,
       `label value(s) ${unknown.join(', ')} refused: dataset.json labels are ${[...allowed].sort((a, b) => a - b).join(', ')}; nothing was written`,
     );
+  return label;
+}
 
+/** Adds the case's entry to dataset.json `dataset` unless it is there (re-read: the file may have changed). */
+function addListEntry(dir: string, id: string, entry: NonNullable<CatalogCase['listEntry']>): boolean {
+  const json = readDatasetJson(dir);
+  const listing = { ...(json.dataset ?? {}) };
+  if (listing[id] !== undefined) return false;
+  listing[id] = { images: [...entry.images], label: entry.label };
+  const numTraining = json.numTraining === undefined ? {} : { numTraining: Object.keys(listing).length };
+  writeDatasetJson(dir, { ...json, ...numTraining, dataset: listing });
+  return true;
+}
+
+/** Checks `req` against the case's scan and dataset.json, then writes it; see the module comment. */
+export async function saveCorrection(
+  catalog: Catalog,
+  c: CatalogCase,
+  req: SaveRequest,
+  o: SaveOptions = {},
+): Promise<SaveResult> {
+  if (!c.labelTarget || !c.image || !catalog.dataset)
+    throw new ViewRequestError(409, `case ${c.id} cannot be saved: ${c.notSavable ?? 'no dataset'}`);
+  const label = await labelsOfRequest(c.image, c.id, catalog.labels, req);
+  const data = label.data;
+  const n = data.length;
   const source = c.prediction ?? c.groundTruth;
   let changedVoxels: number | null = null;
   if (source) {
@@ -117,12 +147,14 @@ export async function saveCorrection(
     model: catalog.model ?? null,
     replaced_ground_truth: c.groundTruth !== undefined,
     changed_voxels: changedVoxels,
+    dataset_json_entry: catalog.dataset.json.dataset === undefined ? null : c.listEntry ? 'added' : 'listed',
   };
   mkdirSync(join(dsDir, 'provenance'), { recursive: true });
   const tmp = `${provenance}.tmp-${process.pid}`;
   try {
     writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`);
     await writeLabelMap(c.labelTarget, label);
+    if (c.listEntry) addListEntry(dsDir, c.id, c.listEntry);
     renameSync(tmp, provenance);
   } finally {
     rmSync(tmp, { force: true });

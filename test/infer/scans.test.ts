@@ -5,12 +5,14 @@ import assert from 'node:assert/strict';
 import { mkdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { setNumThreads } from '../../src/engine/index.ts';
-import { writeVolume } from '../../src/data/io/index.ts';
+import { readVolume, writeVolume } from '../../src/data/io/index.ts';
 import { InputError } from '../../src/errors.ts';
 import { loadModel } from '../../src/infer/load-model.ts';
 import { predictCase } from '../../src/infer/run-predict.ts';
 import { listScans } from '../../src/infer/scans.ts';
 import { writeDicomSeries } from '../data/io/helpers.ts';
+import { kneeseg } from '../helpers/cli.ts';
+import { assertCompleteOrAbsent } from '../output/helpers.ts';
 import { syntheticScan, tempDir, writeTinyModel } from './helpers.ts';
 
 setNumThreads(1);
@@ -74,4 +76,80 @@ test('predict segments scans reached through links and names broken links', asyn
     predictCase(m, c!, { output: out, measure: false }),
     (e: unknown) => e instanceof InputError && e.file === c!.path && /symbolic link loop/.test(e.message),
   );
+});
+
+test('a DICOM folder of two series: predict lists them and writes nothing; FOLDER#UID and --series predict one', async () => {
+  const dir = tempDir();
+  const run = join(dir, 'run');
+  writeTinyModel(run);
+  const folder = join(dir, 'knee_s');
+  const [a, b] = ['1.2.826.0.1.3680043.8.498.21', '1.2.826.0.1.3680043.8.498.22'];
+  writeDicomSeries(folder, syntheticScan([3, 30, 12]), { seriesUid: a, description: 'DESS', prefix: 'A' });
+  writeDicomSeries(folder, syntheticScan([4, 30, 16]), { seriesUid: b, description: 'T2 map', prefix: 'B' });
+  // listed as one scan named after its folder; the folder itself must exist
+  assert.deepEqual(listScans(`${folder}#${a}`).scans, [{ id: 'knee_s', path: `${folder}#${a}` }]);
+  assert.throws(
+    () => listScans(join(dir, `gone#${a}`)),
+    (e: unknown) => e instanceof InputError && /which is not a folder/.test(e.message),
+  );
+  const out = join(dir, 'out');
+  const refused = await kneeseg(
+    'predict',
+    '--model',
+    run,
+    '--input',
+    folder,
+    '--output',
+    out,
+    '--no-measure',
+  );
+  assert.equal(refused.code, 1);
+  assert.match(
+    refused.stderr,
+    new RegExp(
+      `${folder}: holds 2 DICOM series and kneeseg reads one series at a time: ` +
+        `${b} "T2 map" \\(16 files\\), ${a} "DESS" \\(12 files\\)\\. Fix: name the series to read as FOLDER#SeriesInstanceUID`,
+    ),
+  );
+  assert.deepEqual(await assertCompleteOrAbsent(out), []); // no label map, no temporary file
+  const byFlag = await kneeseg(
+    'predict',
+    '--model',
+    run,
+    '--input',
+    folder,
+    '--series',
+    b,
+    '--output',
+    out,
+    '--no-measure',
+  );
+  assert.equal(byFlag.code, 0, byFlag.stderr);
+  assert.deepEqual((await readVolume(join(out, 'knee_s.nii.gz'))).shape, [4, 30, 16]);
+  const bySuffix = join(dir, 'out2');
+  const r = await kneeseg(
+    'predict',
+    '--model',
+    run,
+    '--input',
+    `${folder}#${a}`,
+    '--output',
+    bySuffix,
+    '--no-measure',
+  );
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual((await readVolume(join(bySuffix, 'knee_s.nii.gz'))).shape, [3, 30, 12]);
+  const badUid = await kneeseg(
+    'predict',
+    '--model',
+    run,
+    '--input',
+    folder,
+    '--series',
+    'T2',
+    '--output',
+    out,
+  );
+  assert.equal(badUid.code, 1);
+  assert.match(badUid.stderr, /config "series": must be a DICOM UID \(numbers separated by dots\), got T2/);
 });

@@ -1,7 +1,8 @@
 /**
  * The page in a real headless Chromium (Debian's `chromium`, WebGL through SwiftShader), driven by
- * playwright-core: loading a predicted case, structure toggles, a brush stroke saved into labelsTr,
- * and undo.
+ * playwright-core: loading a predicted case, structure toggles, the thickness overlay, a brush stroke
+ * saved into labelsTr, undo, the thickness recompute after a stroke, "review next", and two runs of
+ * an experiment side by side with their disagreement.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,9 +13,16 @@ import { PNG } from 'pngjs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { readVolume } from '../../src/data/io/index.ts';
 import { SYNTH_LABELS } from '../../src/data/synth/index.ts';
+import { measureLabelMap } from '../../src/infer/measure.ts';
+import { structuresOf } from '../../src/infer/run-measure.ts';
 import { buildPageBundle } from '../../src/view/bundle.ts';
 import { startViewServer, type ViewServer } from '../../src/view/server.ts';
-import { makeViewFixture, type ViewFixture } from './fixtures.ts';
+import {
+  makeExperimentFixture,
+  makeViewFixture,
+  type ExperimentFixture,
+  type ViewFixture,
+} from './fixtures.ts';
 
 const CHROMIUM = process.env.KNEESEG_CHROMIUM ?? '/usr/bin/chromium';
 
@@ -56,22 +64,84 @@ function differingPixels(a: Uint8Array, b: Uint8Array): number {
 type Hit = { vox: [number, number, number]; normalAxis: number } | null;
 
 /** The voxels a brush of 3 voxels across covers at `hit`: the centre and its 4 in-plane neighbours. */
-function brush3(hit: NonNullable<Hit>, shape: readonly number[]): number[] {
+/** The voxels a round brush of `size` voxels across covers at `hit`, in the plane of the slice (as the page's). */
+function brushAt(hit: NonNullable<Hit>, size: number, shape: readonly number[]): number[] {
   const [u, v] = [0, 1, 2].filter((a) => a !== hit.normalAxis) as [number, number];
+  const r = (size - 1) / 2;
   const out: number[] = [];
-  for (const [du, dv] of [
-    [0, 0],
-    [1, 0],
-    [-1, 0],
-    [0, 1],
-    [0, -1],
-  ] as const) {
-    const p = [...hit.vox];
-    p[u]! += du;
-    p[v]! += dv;
-    if (p.every((x, i) => x >= 0 && x < shape[i]!)) out.push(p[0]! + shape[0]! * (p[1]! + shape[1]! * p[2]!));
-  }
+  for (let du = -Math.ceil(r); du <= r; du++)
+    for (let dv = -Math.ceil(r); dv <= r; dv++) {
+      if (du * du + dv * dv > r * r + 1e-9) continue;
+      const p = [...hit.vox];
+      p[u]! += du;
+      p[v]! += dv;
+      if (p.every((x, k) => x >= 0 && x < shape[k]!))
+        out.push(p[0]! + shape[0]! * (p[1]! + shape[1]! * p[2]!));
+    }
   return out;
+}
+
+/** The voxels a brush of 3 voxels across covers at `hit`: the centre and its 4 in-plane neighbours. */
+const brush3 = (hit: NonNullable<Hit>, shape: readonly number[]): number[] => brushAt(hit, 3, shape);
+
+/** Headless Chromium with software WebGL, and a page opened at `url` once it has loaded a case. */
+async function openPage(url: string): Promise<{ browser: Browser; page: Page }> {
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      '--use-angle=swiftshader',
+      '--enable-unsafe-swiftshader',
+      '--ignore-gpu-blocklist',
+    ],
+  });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 }).catch((e: Error) => {
+    throw new Error(`${e.message}; page errors: ${errors.join('; ')}`);
+  });
+  return { browser, page };
+}
+
+/** `n` points of canvas A over distinct voxels of the slices, found on a coarse grid. */
+async function pointsOnSlices(
+  page: Page,
+  n: number,
+  wanted: (hit: NonNullable<Hit>) => boolean = () => true,
+): Promise<{ x: number; y: number; hit: NonNullable<Hit> }[]> {
+  const box = (await page.locator('#canvas-a').boundingBox())!;
+  const points: { x: number; y: number; hit: NonNullable<Hit> }[] = [];
+  for (let fy = 0.1; fy < 1 && points.length < n; fy += 0.1)
+    for (let fx = 0.1; fx < 1 && points.length < n; fx += 0.1) {
+      const [x, y] = [box.x + fx * box.width, box.y + fy * box.height];
+      const hit = await page.evaluate(
+        ([px, py]) =>
+          (window as unknown as { kneesegView: { voxelAt(x: number, y: number): Hit } }).kneesegView.voxelAt(
+            px!,
+            py!,
+          ),
+        [x, y],
+      );
+      if (hit && wanted(hit) && !points.some((p) => p.hit.vox.join() === hit.vox.join()))
+        points.push({ x, y, hit });
+    }
+  assert.equal(points.length, n, 'no slice under the canvas');
+  return points;
+}
+
+/** The text of the table cell of case `id` in the column `key`. */
+function cellText(page: Page, id: string, key: string): Promise<string> {
+  return page.evaluate(
+    ([caseId, colKey]) => {
+      const heads = [...document.querySelectorAll('#case-table thead th')] as HTMLElement[];
+      const col = heads.findIndex((h) => h.dataset.key === colKey);
+      const row = document.querySelector(`#case-table tbody tr[data-case="${caseId}"]`);
+      return col < 0 || !row ? 'missing' : (row.children[col]?.textContent ?? 'missing');
+    },
+    [id, key],
+  );
 }
 
 describe('kneeseg view page in headless Chromium', () => {
@@ -94,22 +164,7 @@ describe('kneeseg view page in headless Chromium', () => {
       port: 0,
       bundleDir: join(dir, 'bundle'),
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--no-sandbox',
-        '--use-angle=swiftshader',
-        '--enable-unsafe-swiftshader',
-        '--ignore-gpu-blocklist',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1280, height: 760 } });
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    await page.goto(`${server.url}?case=knee_0001`);
-    await page.waitForSelector('body[data-state="ready"]', { timeout: 60_000 }).catch((e: Error) => {
-      throw new Error(`${e.message}; page errors: ${errors.join('; ')}`);
-    });
+    ({ browser, page } = await openPage(`${server.url}?case=knee_0001`));
     await settle();
   });
   after(async () => {
@@ -149,23 +204,27 @@ describe('kneeseg view page in headless Chromium', () => {
     );
   });
 
+  it('shows the thickness map over the labels when toggled, and hides it again', async () => {
+    const before = await canvasShot();
+    await page.locator('#thickness').check();
+    await page.waitForSelector('body[data-thickness-shown="true"]');
+    await settle();
+    const shown = await canvasShot();
+    assert.ok(
+      differingPixels(before.pixels, shown.pixels) > 100,
+      `the thickness overlay changed only ${differingPixels(before.pixels, shown.pixels)} pixels`,
+    );
+    assert.match((await page.locator('#thickness-scale').textContent()) ?? '', /local thickness, mm/);
+    await page.locator('#thickness').uncheck();
+    await settle();
+    const hidden = await canvasShot();
+    assert.ok(
+      differingPixels(before.pixels, hidden.pixels) < differingPixels(before.pixels, shown.pixels) / 10,
+    );
+  });
+
   it('saves exactly the voxels of a scripted brush stroke, and undo restores them', async () => {
-    const box = (await page.locator('#canvas-a').boundingBox())!;
-    // points on the slices: scan a coarse grid of the canvas for ones that hit a voxel
-    const points: { x: number; y: number; hit: NonNullable<Hit> }[] = [];
-    for (let fy = 0.1; fy < 1 && points.length < 2; fy += 0.1)
-      for (let fx2 = 0.1; fx2 < 1 && points.length < 2; fx2 += 0.1) {
-        const [x, y] = [box.x + fx2 * box.width, box.y + fy * box.height];
-        const hit = await page.evaluate(
-          ([px, py]) =>
-            (
-              window as unknown as { kneesegView: { voxelAt(x: number, y: number): Hit } }
-            ).kneesegView.voxelAt(px!, py!),
-          [x, y],
-        );
-        if (hit && !points.some((p) => p.hit.vox.join() === hit.vox.join())) points.push({ x, y, hit });
-      }
-    assert.equal(points.length, 2, 'no slice under the canvas');
+    const points = await pointsOnSlices(page, 2);
     await page.locator('input[name=mode][value=paint]').check();
     await page.locator('#pen-structure').selectOption(String(SYNTH_LABELS.patella));
     await page.locator('#brush').fill('3');
@@ -198,5 +257,114 @@ describe('kneeseg view page in headless Chromium', () => {
     await page.waitForSelector('body[data-saved="knee_0001"]');
     const restored = await readVolume(join(fx.dataset, 'labelsTr', 'knee_0001.nii.gz'));
     assert.deepEqual([...restored.data], [...pred.data]);
+  });
+
+  it("marks thickness stale after a brush stroke; Recompute shows the edited labels' numbers", async () => {
+    const key = 'th:femoral_cartilage/all';
+    const old = await cellText(page, 'knee_0001', key);
+    assert.match(old, /^\d+\.\d\d$/);
+    // the strokes and undos of the test before left it stale; the labels are the prediction again
+    assert.ok(await page.locator('#thickness-recompute').isVisible());
+    await page.locator('#thickness-recompute').click();
+    await page.waitForSelector('body[data-thickness="fresh"]', { timeout: 60_000 });
+    assert.ok(await page.locator('#thickness-stale').isHidden());
+    assert.equal(await cellText(page, 'knee_0001', key), old);
+    await page.locator('#thickness').check();
+    await page.waitForSelector('body[data-thickness-shown="true"]');
+    // a disc of cartilage 7 voxels across in a sagittal slice (6 mm thick along x): thicker than
+    // the fixture's plate (one 2.88 mm voxel), so the mean changes
+    const points = await pointsOnSlices(page, 1, (hit) => hit.normalAxis === 0);
+    await page.locator('input[name=mode][value=paint]').check();
+    await page.locator('#pen-structure').selectOption(String(SYNTH_LABELS.femoral_cartilage));
+    await page.locator('#brush').fill('7');
+    for (const p of points) {
+      await page.mouse.move(p.x, p.y);
+      await page.mouse.down();
+      await page.mouse.up();
+    }
+    await page.locator('input[name=mode][value=view]').check();
+    await page.waitForSelector('body[data-thickness="stale"]');
+    assert.ok(await page.locator('#thickness-recompute').isVisible());
+    const stale = await canvasShot();
+    await page.locator('#thickness-recompute').click();
+    await page.waitForSelector('body[data-thickness="fresh"]', { timeout: 60_000 });
+    await settle();
+    assert.ok(await page.locator('#thickness-stale').isHidden());
+    const pred = fx.predicted.get('knee_0001')!;
+    const edited = Uint8Array.from(pred.data);
+    for (const i of points.flatMap((p) => brushAt(p.hit, 7, pred.shape)))
+      edited[i] = SYNTH_LABELS.femoral_cartilage;
+    const m = measureLabelMap('x', { ...pred, data: edited }, structuresOf(SYNTH_LABELS)).measurements;
+    const mean = m.thickness.find((t) => t.plate === 'femoral_cartilage' && t.region === 'all')!.meanMm;
+    assert.equal(await cellText(page, 'knee_0001', key), mean.toFixed(2));
+    assert.notEqual(mean.toFixed(2), old, 'the stroke changed the mean thickness');
+    const fresh = await canvasShot();
+    assert.ok(differingPixels(stale.pixels, fresh.pixels) > 0, 'the recomputed map is drawn');
+    await page.locator('#thickness').uncheck();
+  });
+
+  it('"review next" opens the most uncertain case', async () => {
+    await page.waitForSelector('body[data-review="ready"]');
+    await page.locator('#review-next').click();
+    await page.waitForSelector('body[data-state="ready"][data-case="knee_0002"]');
+    assert.match((await page.locator('#review-info').textContent()) ?? '', /rank 1\/3/);
+    // knee_0001 was on screen when "review next" was first clicked: it counts as reviewed
+    await page.locator('#review-next').click();
+    await page.waitForSelector('body[data-state="ready"][data-case="knee_0000"]');
+  });
+});
+
+describe('kneeseg view of an experiment in headless Chromium', () => {
+  let dir: string;
+  let ex: ExperimentFixture;
+  let server: ViewServer;
+  let browser: Browser;
+  let page: Page;
+  const shot = async (id: string) => pixelStats(await page.locator(id).screenshot());
+  /** pixels that are clearly red: the disagreement colour */
+  const redPixels = (p: Uint8Array) => {
+    let n = 0;
+    for (let i = 0; i < p.length; i += 4) if (p[i]! > 150 && p[i + 1]! < 90 && p[i + 2]! < 90) n++;
+    return n;
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'kneeseg-view-browser-exp-'));
+    ex = await makeExperimentFixture(await makeViewFixture(dir));
+    await buildPageBundle(join(dir, 'bundle'));
+    server = await startViewServer({ path: ex.root, port: 0, bundleDir: join(dir, 'bundle') });
+    ({ browser, page } = await openPage(`${server.url}?case=knee_0000`));
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('shows two runs side by side, the voxels where they disagree in red', async () => {
+    const [a, b] = ex.runs;
+    assert.equal(await page.locator('#caption-a').textContent(), `run ${a}`);
+    await page.locator('#run-b').selectOption(b);
+    await page.locator('#side-by-side').check();
+    await page.waitForSelector(`body[data-pane-b="${a}|${b}|disagreement"]`, { timeout: 60_000 });
+    assert.ok(await page.locator('#view-b').isVisible());
+    assert.equal(await page.locator('#caption-b').textContent(), `run ${b}`);
+    const [left, right] = [await shot('#canvas-a'), await shot('#canvas-b')];
+    assert.ok(left.lit > 0.1 && right.lit > 0.1, 'both panes show the scan');
+    await page.locator('#disagreement').uncheck();
+    await page.waitForSelector(`body[data-pane-b="${a}|${b}|plain"]`);
+    const plain = await shot('#canvas-b');
+    assert.ok(
+      redPixels(right.pixels) > redPixels(plain.pixels) + 20,
+      `red pixels with disagreement ${redPixels(right.pixels)}, without ${redPixels(plain.pixels)}`,
+    );
+    await page.locator('#disagreement').check();
+  });
+
+  it('"review next" without probability maps opens the case the flip disagrees on most', async () => {
+    await page.waitForSelector('body[data-review="ready"]');
+    await page.locator('#review-next').click();
+    const top = [...ex.flip].sort((x, y) => y[1] - x[1])[0]![0];
+    await page.waitForSelector(`body[data-state="ready"][data-case="${top}"]`);
   });
 });

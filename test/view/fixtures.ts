@@ -5,8 +5,9 @@
  *                      knee_0002 in imagesTs with labelsTs
  *   ROOT/pred/         "predictions": each case's true label map with its femoral cartilage eroded
  *                      on some slices, measurements.json/.csv and probabilities/ as predict writes them
+ *   ROOT/experiment/   (makeExperimentFixture) two runs' predictions of the dataset
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeDatasetJson, imagePath, labelPath } from '../../src/data/dataset.ts';
 import { writeLabelMap, writeVolume } from '../../src/data/io/index.ts';
@@ -81,4 +82,83 @@ export async function makeViewFixture(root: string, grid: SynthGrid = TINY_GRID)
   }
   writeMeasurements(pred, measured, structures, { model: '/runs/fixture-model' });
   return { root, dataset, pred, truth, predicted };
+}
+
+export interface ExperimentFixture {
+  readonly root: string;
+  /** run names, sorted */
+  readonly runs: readonly [string, string];
+  /** run name -> case id -> predicted label map */
+  readonly predicted: ReadonlyMap<string, ReadonlyMap<string, Volume>>;
+  /** case id -> flip disagreement written to the first run's pred/uncertainty.json */
+  readonly flip: ReadonlyMap<string, number>;
+  /** the Dice every case and structure has in the first run's evaluation.json */
+  readonly storedDice: number;
+}
+
+/** A schema-valid evaluation.json giving every case and structure the same Dice and HD95. */
+function fakeEvaluation(ids: readonly string[], dice: number): unknown {
+  const metrics = { dice, hd95_mm: 1.5, hd95_vox: 1, assd_mm: 0.5, volume_error_pct: 2 };
+  const names = structuresOf(SYNTH_LABELS);
+  const summary = Object.fromEntries(
+    Object.entries(metrics).map(([k, v]) => [k, { mean: v, sd: 0, n: ids.length, n_undefined: 0 }]),
+  );
+  return {
+    structures: Object.fromEntries([...names.values()].map((s) => [s, summary])),
+    cases: ids.map((id) => ({
+      case: id,
+      structures: Object.fromEntries(
+        [...names.values()].map((s) => [s, { ...metrics, hd_mm: 2, pred_voxels: 10, gt_voxels: 10 }]),
+      ),
+    })),
+    empty: {},
+    missing: [],
+    labels: { ...SYNTH_LABELS },
+  };
+}
+
+/**
+ * An experiment folder as `kneeseg experiment` leaves it, on the dataset of `fx`:
+ *   ROOT/experiment/runs/alpha-l1-s0/  config.json, pred/ (fx's predictions), evaluation.json,
+ *                                      pred/uncertainty.json (predict --tta flip's file)
+ *   ROOT/experiment/runs/beta-l1-s0/   config.json, pred/ (the truth with tibial cartilage eroded)
+ */
+export async function makeExperimentFixture(fx: ViewFixture): Promise<ExperimentFixture> {
+  const root = join(fx.root, 'experiment');
+  const runs = ['alpha-l1-s0', 'beta-l1-s0'] as const;
+  const predicted = new Map<string, Map<string, Volume>>();
+  const ids = [...fx.truth.keys()];
+  for (const run of runs) {
+    const dir = join(root, 'runs', run);
+    mkdirSync(join(dir, 'pred'), { recursive: true });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ data: { dir: fx.dataset }, seed: 0 }));
+    const maps = new Map<string, Volume>();
+    for (const [k, id] of ids.entries()) {
+      const v = run === runs[0] ? fx.predicted.get(id)! : erode(fx.truth.get(id)!, k);
+      maps.set(id, v);
+      await writeLabelMap(join(dir, 'pred', `${id}.nii.gz`), v);
+    }
+    predicted.set(run, maps);
+  }
+  const storedDice = 0.5;
+  const first = join(root, 'runs', runs[0]);
+  writeFileSync(join(first, 'evaluation.json'), JSON.stringify(fakeEvaluation(ids, storedDice)));
+  // knee_0001 the most uncertain under the flip, unlike the probability maps' order
+  const flip = new Map([
+    ['knee_0000', 0.02],
+    ['knee_0001', 0.09],
+    ['knee_0002', 0.01],
+  ]);
+  const cases = [...flip].map(([id, f]) => ({ case: id, flip_disagreement: f }));
+  writeFileSync(join(first, 'pred', 'uncertainty.json'), JSON.stringify({ measure: 'flip', cases }));
+  return { root, runs: [...runs], predicted, flip, storedDice };
+}
+
+/** The truth with tibial cartilage removed on every third coronal row y. */
+function erode(label: Volume, k: number): Volume {
+  const [nx, ny] = label.shape;
+  const data = Uint8Array.from(label.data);
+  for (let i = 0; i < data.length; i++)
+    if (data[i] === SYNTH_LABELS.tibial_cartilage && (Math.floor(i / nx) % ny) % 3 === k % 3) data[i] = 0;
+  return { ...geometryOf(label), data };
 }

@@ -2,20 +2,27 @@
 /**
  * The page of `kneeseg view` (bundled with NiiVue into dist/view/app.js by src/view/bundle.ts):
  * the case table with measurements and scores, the scan with its label map in NiiVue (three planes
- * and a 3-D render), structure toggles, the thickness map, prediction vs ground truth side by side,
- * and correction (paint / erase one structure, undo, save as labelled).
+ * and a 3-D render), structure toggles, the thickness map (recomputed on request after an edit), two
+ * label maps side by side with their disagreement (prediction vs ground truth, or two runs of an
+ * experiment), "review next" by uncertainty, and correction (paint / erase one structure, undo,
+ * save as labelled).
  *
  * Painting writes straight into the label volume's voxels (NVImage.img, the file's own voxel order,
  * x fastest), so what is saved is the file's grid with exactly the voxels the brush touched changed.
  */
 import { MULTIPLANAR_TYPE, Niivue, NVImage, SHOW_RENDER, type NiiVueLocation } from '@niivue/niivue';
 import {
+  COMPARED,
   DTYPE_HEADER,
+  GROUND_TRUTH,
+  PREDICTION,
   SHAPE_HEADER,
   type CaseList,
+  type MeasurementRow,
   type ReviewOrder,
   type SaveResult,
   type Scores,
+  type ThicknessResult,
   type ViewCase,
 } from '../api.ts';
 
@@ -77,7 +84,46 @@ const state = {
   undo: [] as Map<number, number>[],
   stroke: null as Map<number, number> | null,
   thicknessMax: 0,
+  /** the thickness map of the last recompute of edited labels (else the file's, derived) */
+  thicknessUrl: null as string | null,
+  /** the label maps shown left and right: a run name, PREDICTION, GROUND_TRUTH or COMPARED */
+  runA: PREDICTION,
+  runB: GROUND_TRUTH,
+  /** cases opened by "review next" in this round */
+  reviewed: new Set<string>(),
 };
+
+/** The URL of the label map `which` of a case. */
+function labelUrl(c: ViewCase, which: string | null): string | undefined {
+  if (which === null) return undefined;
+  if (which === PREDICTION) return c.prediction;
+  if (which === GROUND_TRUTH) return c.groundTruth;
+  if (which === COMPARED) return c.compare;
+  return c.runs[which];
+}
+
+const isExperiment = (): boolean => (state.list?.runs.length ?? 0) > 0;
+
+/** What the left view shows: the chosen run, else the prediction, else the ground truth. */
+function whichA(c: ViewCase): string | null {
+  if (isExperiment()) return c.runs[state.runA] ? state.runA : null;
+  return c.prediction ? PREDICTION : c.groundTruth ? GROUND_TRUTH : null;
+}
+
+/** What the right view compares the left with: the chosen run or the ground truth (or --compare). */
+function whichB(c: ViewCase): string | null {
+  if (isExperiment()) return labelUrl(c, state.runB) ? state.runB : null;
+  if (!c.prediction) return null;
+  return c.groundTruth ? GROUND_TRUTH : c.compare ? COMPARED : null;
+}
+
+function describeLabels(which: string | null): string {
+  if (which === null) return 'no label map yet';
+  if (which === PREDICTION) return 'prediction';
+  if (which === GROUND_TRUTH) return 'ground truth';
+  if (which === COMPARED) return 'compared run';
+  return `run ${which}`;
+}
 
 const nvA = new Niivue({ backColor: [0, 0, 0, 1], show3Dcrosshair: true, logLevel: 'error' });
 const nvB = new Niivue({ backColor: [0, 0, 0, 1], show3Dcrosshair: true, logLevel: 'error' });
@@ -177,7 +223,7 @@ interface Column {
 
 function columns(list: CaseList): Column[] {
   const cols: Column[] = [{ key: 'case', title: 'case', value: (c) => c.id }];
-  if (list.cases.some((c) => c.hasProbabilities))
+  if (list.cases.some((c) => c.reviewable))
     cols.push({
       key: 'uncertainty',
       title: 'uncertainty',
@@ -320,22 +366,22 @@ async function openCase(id: string): Promise<void> {
   state.current = c;
   state.undo = [];
   state.thicknessMax = 0;
+  state.thicknessUrl = null;
   $<HTMLInputElement>('thickness').checked = false;
   $('thickness-scale').replaceChildren();
+  document.body.dataset.thicknessShown = 'false';
+  setThicknessStale(false);
   renderTable();
-  const labelUrl = c.prediction ?? c.groundTruth;
-  const scanUrl = c.image ?? labelUrl;
+  const which = whichA(c);
+  const labels = labelUrl(c, which);
+  const scanUrl = c.image ?? labels;
   if (!scanUrl) {
     setStatus(`${id} has no files to show`, true);
     return;
   }
   try {
-    await loadPair(nvA, scanUrl, labelUrl);
-    $('caption-a').textContent = c.prediction
-      ? 'prediction'
-      : c.groundTruth
-        ? 'ground truth'
-        : 'no label map yet';
+    await loadPair(nvA, scanUrl, labels);
+    $('caption-a').textContent = describeLabels(which);
     await updateSideBySide();
     applyColours();
     updateButtons();
@@ -348,24 +394,31 @@ async function openCase(id: string): Promise<void> {
   }
 }
 
-/** The second view: ground truth (or the compared run) with the disagreement with the prediction. */
+/**
+ * The second view: ground truth, the compared run or a second experiment run, with the voxels where
+ * it disagrees with the left view in red.
+ */
 async function updateSideBySide(): Promise<void> {
   const c = state.current;
-  const other = c?.prediction ? (c.groundTruth ?? c.compare) : undefined;
+  const [a, b] = c ? [whichA(c), whichB(c)] : [null, null];
+  const other = c && a !== null && b !== null && b !== a ? labelUrl(c, b) : undefined;
   const show = $<HTMLInputElement>('side-by-side').checked && c !== null && other !== undefined;
   $('view-b').hidden = !show;
   $<HTMLInputElement>('side-by-side').disabled = other === undefined;
+  // for scripted use: which label maps pane B shows once loaded, and whether disagreement is drawn
+  delete document.body.dataset.paneB;
   if (!show || !c) {
     nvA.broadcastTo([]);
     nvA.resizeListener();
     return;
   }
-  $('caption-b').textContent = c.groundTruth ? 'ground truth' : 'compared run';
+  $('caption-b').textContent = describeLabels(b);
   nvB.resizeListener();
   await loadPair(nvB, c.image ?? other, other);
   if ($<HTMLInputElement>('disagreement').checked) {
+    const q = new URLSearchParams({ a: a!, b: b! });
     const d = await nvB.addVolumeFromUrl({
-      url: `/derived/disagreement/${encodeURIComponent(c.id)}.nii.gz`,
+      url: `/derived/disagreement/${encodeURIComponent(c.id)}.nii.gz?${q}`,
       colormap: 'red',
       opacity: 0.8,
       cal_min: 0,
@@ -377,12 +430,16 @@ async function updateSideBySide(): Promise<void> {
   nvA.broadcastTo([nvB], { '2d': true, '3d': true });
   nvB.broadcastTo([nvA], { '2d': true, '3d': true });
   nvA.resizeListener();
+  const red = $<HTMLInputElement>('disagreement').checked;
+  document.body.dataset.paneB = `${a}|${b}|${red ? 'disagreement' : 'plain'}`;
 }
 
 async function toggleThickness(on: boolean): Promise<void> {
   const c = state.current;
   if (!c) return;
   const have = nvA.volumes[2];
+  // for scripted use: "true" once the map is drawn
+  document.body.dataset.thicknessShown = 'false';
   if (!on) {
     if (have) nvA.setOpacity(2, 0);
     nvA.opts.isColorbar = false;
@@ -392,38 +449,97 @@ async function toggleThickness(on: boolean): Promise<void> {
   }
   setStatus(`measuring thickness of ${c.id} ...`);
   try {
-    if (!have) {
-      const t = await nvA.addVolumeFromUrl({
-        url: `/derived/thickness/${encodeURIComponent(c.id)}.nii.gz`,
-        colormap: 'viridis',
-        opacity: 1,
-      });
-      state.thicknessMax = Math.max(t.global_max ?? 0, 0.1);
-      t.cal_min = 0.01;
-      t.cal_max = state.thicknessMax;
-      t.colorbarVisible = true;
-      nvA.updateGLVolume();
-    } else nvA.setOpacity(2, 1);
+    if (!have) await addThicknessVolume(c);
+    else nvA.setOpacity(2, 1);
     nvA.opts.isColorbar = true;
     nvA.drawScene();
-    const scale = document.createElement('div');
-    const ramp = document.createElement('div');
-    ramp.className = 'ramp';
-    const ticks = document.createElement('div');
-    ticks.className = 'ticks';
-    for (const f of [0, 0.5, 1]) {
-      const s = document.createElement('span');
-      s.textContent = `${fmt(f * state.thicknessMax, 1)}`;
-      ticks.append(s);
+    renderThicknessScale();
+    setStatus(c.id);
+    document.body.dataset.thicknessShown = 'true';
+  } catch (err) {
+    setStatus(`thickness: ${(err as Error).message}`, true);
+  }
+}
+
+/** Adds the thickness map of the left view's labels (or of their last recomputed edit) as volume 2. */
+async function addThicknessVolume(c: ViewCase): Promise<void> {
+  const q = new URLSearchParams({ of: whichA(c) ?? PREDICTION });
+  const t = await nvA.addVolumeFromUrl({
+    url: state.thicknessUrl ?? `/derived/thickness/${encodeURIComponent(c.id)}.nii.gz?${q}`,
+    colormap: 'viridis',
+    opacity: 1,
+  });
+  state.thicknessMax = Math.max(t.global_max ?? 0, 0.1);
+  t.cal_min = 0.01;
+  t.cal_max = state.thicknessMax;
+  t.colorbarVisible = true;
+  nvA.updateGLVolume();
+}
+
+function renderThicknessScale(): void {
+  const scale = document.createElement('div');
+  const ramp = document.createElement('div');
+  ramp.className = 'ramp';
+  const ticks = document.createElement('div');
+  ticks.className = 'ticks';
+  for (const f of [0, 0.5, 1]) {
+    const s = document.createElement('span');
+    s.textContent = `${fmt(f * state.thicknessMax, 1)}`;
+    ticks.append(s);
+  }
+  const unit = document.createElement('div');
+  unit.textContent = 'local thickness, mm';
+  scale.append(ramp, ticks, unit);
+  $('thickness-scale').replaceChildren(scale);
+}
+
+/** After an edit the thickness map and numbers describe the old labels: say so until recomputed. */
+function setThicknessStale(stale: boolean): void {
+  $('thickness-stale').hidden = !stale;
+  document.body.dataset.thickness = stale ? 'stale' : 'fresh';
+}
+
+/**
+ * Sends the edited labels for a thickness recompute, then shows the new map (when the overlay is on)
+ * and the case's new measurements in the table.
+ */
+async function recomputeThickness(): Promise<void> {
+  const c = state.current;
+  const payload = labelPayload();
+  if (!c || !payload) return;
+  setStatus(`recomputing thickness of ${c.id} ...`);
+  try {
+    const res = await fetch(`/api/cases/${encodeURIComponent(c.id)}/thickness`, {
+      method: 'POST',
+      ...payload,
+    });
+    const body = (await res.json()) as ThicknessResult & { error?: string };
+    if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
+    if (state.current !== c) return; // another case was opened meanwhile
+    state.thicknessUrl = body.url;
+    replaceMeasurements(c.id, body.measurements);
+    if (nvA.volumes[2]) {
+      nvA.removeVolume(nvA.volumes[2]);
+      if ($<HTMLInputElement>('thickness').checked) {
+        await addThicknessVolume(state.current);
+        nvA.drawScene();
+        renderThicknessScale();
+      }
     }
-    const unit = document.createElement('div');
-    unit.textContent = 'local thickness, mm';
-    scale.append(ramp, ticks, unit);
-    $('thickness-scale').replaceChildren(scale);
+    setThicknessStale(false);
     setStatus(c.id);
   } catch (err) {
     setStatus(`thickness: ${(err as Error).message}`, true);
   }
+}
+
+function replaceMeasurements(id: string, rows: readonly MeasurementRow[]): void {
+  const list = state.list;
+  if (!list) return;
+  const cases = list.cases.map((x) => (x.id === id ? { ...x, measurements: rows } : x));
+  state.list = { ...list, cases };
+  state.current = cases.find((x) => x.id === id) ?? state.current;
+  renderTable();
 }
 
 // ---------------------------------------------------------------- correction
@@ -514,28 +630,36 @@ function undo(): void {
   if (!vol?.img || !last) return;
   for (const [i, v] of last) vol.img[i] = v;
   nvA.updateGLVolume();
+  setThicknessStale(true);
   updateButtons();
 }
 
-async function save(): Promise<void> {
+/** The label volume's voxels as the server takes them (save, thickness recompute). */
+function labelPayload(): { headers: Record<string, string>; body: Uint8Array<ArrayBuffer> } | null {
   const vol = labelVolume();
-  const c = state.current;
-  if (!vol?.img || !c) return;
+  if (!vol?.img) return null;
   const dims = vol.hdr!.dims;
   let max = 0;
   for (const v of vol.img) if (v > max) max = v;
-  const data = max <= 255 ? Uint8Array.from(vol.img) : Int16Array.from(vol.img);
+  const data: Uint8Array<ArrayBuffer> | Int16Array<ArrayBuffer> =
+    max <= 255 ? Uint8Array.from(vol.img) : Int16Array.from(vol.img);
+  return {
+    headers: {
+      'content-type': 'application/octet-stream',
+      [SHAPE_HEADER]: `${dims[1]},${dims[2]},${dims[3]}`,
+      [DTYPE_HEADER]: data instanceof Uint8Array ? 'uint8' : 'int16',
+    },
+    body: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+  };
+}
+
+async function save(): Promise<void> {
+  const c = state.current;
+  const payload = labelPayload();
+  if (!payload || !c) return;
   $('save-info').textContent = 'saving ...';
   try {
-    const res = await fetch(`/api/cases/${encodeURIComponent(c.id)}/labels`, {
-      method: 'PUT',
-      headers: {
-        'content-type': 'application/octet-stream',
-        [SHAPE_HEADER]: `${dims[1]},${dims[2]},${dims[3]}`,
-        [DTYPE_HEADER]: data instanceof Uint8Array ? 'uint8' : 'int16',
-      },
-      body: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    });
+    const res = await fetch(`/api/cases/${encodeURIComponent(c.id)}/labels`, { method: 'PUT', ...payload });
     const body = (await res.json()) as SaveResult & { error?: string };
     if (!res.ok) throw new Error(body.error ?? `HTTP ${res.status}`);
     $('save-info').textContent =
@@ -578,7 +702,10 @@ function installBrush(): void {
   const end = (e: Event) => {
     if (!state.stroke) return;
     e.stopPropagation();
-    if (state.stroke.size > 0) state.undo.push(state.stroke);
+    if (state.stroke.size > 0) {
+      state.undo.push(state.stroke);
+      setThicknessStale(true);
+    }
     state.stroke = null;
     updateButtons();
   };
@@ -594,29 +721,74 @@ function installBrush(): void {
 
 // ---------------------------------------------------------------- start
 
+/**
+ * Opens the most uncertain case not reviewed yet: the ones opened by "review next" and the one on
+ * screen count as reviewed; when every case has been, the round starts again.
+ */
 async function reviewNext(): Promise<void> {
   const order = state.review?.cases ?? [];
   if (order.length === 0) return;
-  const at = order.findIndex((r) => r.id === state.current?.id);
-  const next = order[(at + 1) % order.length]!;
+  if (state.current) state.reviewed.add(state.current.id);
+  let next = order.find((r) => !state.reviewed.has(r.id));
+  if (!next) {
+    state.reviewed = new Set(state.current ? [state.current.id] : []);
+    next = order.find((r) => !state.reviewed.has(r.id)) ?? order[0]!;
+  }
+  state.reviewed.add(next.id);
   $('review-info').textContent =
     `uncertainty ${fmt(next.uncertainty, 3)} (rank ${order.indexOf(next) + 1}/${order.length})`;
   await openCase(next.id);
 }
 
-async function start(): Promise<void> {
-  await setupViewer(nvA, $<HTMLCanvasElement>('canvas-a'));
-  await setupViewer(nvB, $<HTMLCanvasElement>('canvas-b'));
-  nvA.onLocationChange = (loc) => readout(loc as NiiVueLocation);
-  installBrush();
-  state.list = await getJson<CaseList>('/api/cases');
-  $('title').textContent = `${state.list.kind}: ${state.list.title}`;
-  state.structures = Object.entries(state.list.labels)
-    .filter(([name]) => name !== 'background')
-    .sort((a, b) => a[1] - b[1])
-    .map(([name, value]) => ({ name, value, visible: true, opacity: 0.7 }));
-  renderStructureControls();
-  renderTable();
+/** Fills the left/right run choices of an experiment (left: a run; right: ground truth or a run). */
+function setupRunChoice(list: CaseList): void {
+  if (list.runs.length === 0) return;
+  $('run-choice').hidden = false;
+  const [a, b] = [$<HTMLSelectElement>('run-a'), $<HTMLSelectElement>('run-b')];
+  const option = (value: string, text: string) =>
+    Object.assign(document.createElement('option'), { value, text });
+  a.replaceChildren(...list.runs.map((r) => option(r, r)));
+  b.replaceChildren(option(GROUND_TRUTH, 'ground truth'), ...list.runs.map((r) => option(r, r)));
+  state.runA = list.runs[0]!;
+  state.runB = list.cases.some((c) => c.groundTruth) ? GROUND_TRUTH : (list.runs[1] ?? GROUND_TRUTH);
+  a.value = state.runA;
+  b.value = state.runB;
+  a.addEventListener('change', () => {
+    state.runA = a.value;
+    loadScores();
+    if (state.current) void openCase(state.current.id);
+  });
+  b.addEventListener('change', () => {
+    state.runB = b.value;
+    void updateSideBySide();
+  });
+}
+
+/** Scores of the left view's labels (an experiment run's from its evaluation.json); filled in when they come. */
+function loadScores(): void {
+  const q = isExperiment() ? `?run=${encodeURIComponent(state.runA)}` : '';
+  void getJson<Scores>(`/api/scores${q}`)
+    .then((s) => {
+      state.scores = s;
+      renderTable();
+    })
+    .catch((err: Error) => setStatus(`scores: ${err.message}`, true));
+}
+
+function loadReviewOrder(list: CaseList): void {
+  if (!list.cases.some((c) => c.reviewable)) return;
+  void getJson<ReviewOrder>('/api/review')
+    .then((r) => {
+      state.review = r;
+      $<HTMLButtonElement>('review-next').disabled = r.cases.length === 0;
+      $('review-next').title = r.measure;
+      document.body.dataset.review = 'ready';
+      renderTable();
+    })
+    .catch((err: Error) => setStatus(`review order: ${err.message}`, true));
+}
+
+function installControls(): void {
   $<HTMLInputElement>('thickness').addEventListener(
     'change',
     (e) => void toggleThickness((e.target as HTMLInputElement).checked),
@@ -626,26 +798,32 @@ async function start(): Promise<void> {
   $('undo').addEventListener('click', undo);
   $('save').addEventListener('click', () => void save());
   $('review-next').addEventListener('click', () => void reviewNext());
+  $('thickness-recompute').addEventListener('click', () => void recomputeThickness());
+}
+
+async function start(): Promise<void> {
+  await setupViewer(nvA, $<HTMLCanvasElement>('canvas-a'));
+  await setupViewer(nvB, $<HTMLCanvasElement>('canvas-b'));
+  nvA.onLocationChange = (loc) => readout(loc as NiiVueLocation);
+  installBrush();
+  const list = await getJson<CaseList>('/api/cases');
+  state.list = list;
+  $('title').textContent = `${list.kind}: ${list.title}`;
+  state.structures = Object.entries(list.labels)
+    .filter(([name]) => name !== 'background')
+    .sort((a, b) => a[1] - b[1])
+    .map(([name, value]) => ({ name, value, visible: true, opacity: 0.7 }));
+  renderStructureControls();
+  setupRunChoice(list);
+  renderTable();
+  installControls();
   const wanted = new URLSearchParams(location.search).get('case');
-  const first = state.list.cases.find((c) => c.id === wanted) ?? state.list.cases[0];
+  const first = list.cases.find((c) => c.id === wanted) ?? list.cases[0];
   if (first) await openCase(first.id);
   else setStatus('no cases');
   // scores and uncertainty can take a while to compute: fill them in when they come
-  void getJson<Scores>('/api/scores')
-    .then((s) => {
-      state.scores = s;
-      renderTable();
-    })
-    .catch((err: Error) => setStatus(`scores: ${err.message}`, true));
-  if (state.list.cases.some((c) => c.hasProbabilities))
-    void getJson<ReviewOrder>('/api/review')
-      .then((r) => {
-        state.review = r;
-        $<HTMLButtonElement>('review-next').disabled = r.cases.length === 0;
-        $('review-next').title = r.measure;
-        renderTable();
-      })
-      .catch((err: Error) => setStatus(`review order: ${err.message}`, true));
+  loadScores();
+  loadReviewOrder(list);
 }
 
 /** For scripted use (the browser tests): which voxel of the label map lies under a point of the page. */
