@@ -6,6 +6,7 @@
  *
  *   femoral, tibial, patellar  the cartilage plates of a synthetic knee (src/data/synth) at that grid
  *   blob-40                    a ball 40 voxels across on every axis (28 x 14.6 x 14.6 mm)
+ *   femoral+blob-40            the femoral plate with such a ball of cartilage across it (a bad map)
  *   all-femoral                the whole map femoral cartilage (no background voxel, so no ball has
  *                              a radius: NaN, as the module comment says)
  *   98%-128x128x24             a bad map of FACTS.md's size, 128 x 128 x 24 voxels of
@@ -15,14 +16,16 @@
  *                              default: several minutes)
  *
  *   node --import tsx bench/thickness/thickness.bench.ts [--cases a,b,...] [--old-limit 120]
- *     [--baseline PATH/src/infer/thickness.ts]
+ *     [--baseline PATH/src/infer/thickness.ts] [--threads 2]
  *
- * Each method runs in a fresh child process (so that none inherits another's heap); the painting is
+ * --threads: threads of the new method (default 2, the project machines' cores; the painting and the
+ * baseline run on one). Each method runs in a fresh child process (so that none inherits another's
+ * heap, and the new one starts its helper threads as `kneeseg measure` does); the painting is
  * stopped after --old-limit seconds, and where it finishes the two maps are compared value for
  * value. --baseline times another version's localThickness (e.g. a checkout of an earlier commit:
  * `git worktree add /tmp/before <commit>`, then `--baseline /tmp/before/src/infer/thickness.ts`) in
- * the same run and compares its map too. One run each, single thread, wall-clock seconds; the load
- * average is printed because the machine may be shared. Results: a table on stdout and
+ * the same run and compares its map too. One run each, wall-clock seconds, and the CPU seconds of
+ * all threads; the load average is printed because the machine may be shared. Results: a table on stdout and
  * runs/bench/thickness.json. bench/ measures; it never asserts.
  */
 import { spawnSync } from 'node:child_process';
@@ -43,6 +46,7 @@ const DEFAULT_CASES = [
   'tibial',
   'patellar',
   'blob-40',
+  'femoral+blob-40',
   'all-femoral',
   '98%-128x128x24',
   'tibia-bone',
@@ -87,6 +91,17 @@ function buildCase(name: string): Case {
       return oai(kneeLabel(KNEE_LABELS.tibia));
     case 'blob-40':
       return oai(make(OAI_SHAPE, (x, y, z) => (x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2 < 20 ** 2));
+    case 'femoral+blob-40': {
+      const mask = kneeLabel(KNEE_LABELS.femoral_cartilage);
+      // centred on the plate's middle voxel (in memory order)
+      let [k, mid] = [0, 0];
+      const half = mask.reduce((s, v) => s + v, 0) >> 1;
+      for (let i = 0; i < mask.length && k <= half; i++) if (mask[i]) [k, mid] = [k + 1, i];
+      const [nx, ny] = OAI_SHAPE;
+      const [mx, my, mz] = [mid % nx, Math.floor(mid / nx) % ny, Math.floor(mid / (nx * ny))];
+      const ball = make(OAI_SHAPE, (x, y, z) => (x - mx) ** 2 + (y - my) ** 2 + (z - mz) ** 2 < 20 ** 2);
+      return oai(mask.map((v, i) => v | ball[i]!));
+    }
     case 'all-femoral':
       return oai(new Uint8Array(OAI_SHAPE[0] * OAI_SHAPE[1] * OAI_SHAPE[2]).fill(1));
     case '98%-128x128x24': {
@@ -116,49 +131,56 @@ async function runChild(dir: string, method: string, baseline: string): Promise<
       ? ((await import(pathToFileURL(baseline).href)) as { localThickness: LocalThickness }).localThickness
       : undefined;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const map =
     method === 'painting'
       ? localThickness(mask, shape, spacing, {}, localThicknessByPainting)
       : (other ?? localThickness)(mask, shape, spacing);
   const seconds = (performance.now() - t0) / 1000;
+  const { user, system } = process.cpuUsage(cpu0);
   writeFileSync(join(dir, `${method}.bin`), map);
-  console.log(JSON.stringify({ seconds }));
+  console.log(JSON.stringify({ seconds, cpuSeconds: (user + system) / 1e6 }));
 }
 
-/** Runs `method` on the case in `dir` in a fresh process; its seconds and map, null past `limit` s. */
-function timed(
-  dir: string,
-  method: string,
-  baseline: string,
-  limit: number,
-): { seconds: number; map: Float32Array } | null {
+interface Timing {
+  seconds: number;
+  cpuSeconds: number;
+  map: Float32Array;
+}
+
+/**
+ * Runs `method` on the case in `dir` in a fresh process on `threads` threads (KNEESEG_THREADS, read
+ * by the new method only); its seconds and map, null past `limit` s.
+ */
+function timed(dir: string, method: string, baseline: string, limit: number, threads = 1): Timing | null {
   const child = spawnSync(
     process.execPath,
     [...process.execArgv, fileURLToPath(import.meta.url), '--child', dir, method, baseline],
-    { encoding: 'utf8', timeout: limit * 1000, env: { ...process.env, KNEESEG_THREADS: '1' } },
+    { encoding: 'utf8', timeout: limit * 1000, env: { ...process.env, KNEESEG_THREADS: String(threads) } },
   );
   if (child.status !== 0) {
     if (child.signal !== null) return null;
     throw new Error(`${method} failed: ${child.stderr}`);
   }
-  const { seconds } = JSON.parse(child.stdout.trim().split('\n').pop()!) as { seconds: number };
+  const out = JSON.parse(child.stdout.trim().split('\n').pop()!) as Omit<Timing, 'map'>;
   const map = new Float32Array(new Uint8Array(readFileSync(join(dir, `${method}.bin`))).buffer);
-  return { seconds, map };
+  return { ...out, map };
 }
 
 function main(): void {
   const oldLimit = Number(arg('old-limit', '120'));
   const baseline = arg('baseline', '');
+  const threads = Number(arg('threads', '2'));
   const names = arg('cases', DEFAULT_CASES.join(',')).split(',');
   const rows: Record<string, unknown>[] = [];
   const fmt = (s: number | null) => (s === null ? `>${oldLimit}` : s.toFixed(2));
   console.log(
     `load average ${loadavg()
       .map((l) => l.toFixed(1))
-      .join(' ')} (2 cores)`,
+      .join(' ')} (2 cores); new: ${threads} threads, wall (CPU) seconds`,
   );
   console.log(
-    `case             plate voxels   new s   old s   old/new  same map${baseline ? '  baseline s  same map' : ''}`,
+    `case              plate voxels        new s   old s   old/new  same map${baseline ? '      baseline s  same map' : ''}`,
   );
   for (const name of names) {
     const c = buildCase(name);
@@ -166,7 +188,7 @@ function main(): void {
     const dir = mkdtempSync(join(tmpdir(), 'kneeseg-thickness-'));
     writeFileSync(join(dir, 'case.json'), JSON.stringify({ shape: c.shape, spacing: c.spacing }));
     writeFileSync(join(dir, 'mask.bin'), c.mask);
-    const now = timed(dir, 'new', baseline, 3600)!;
+    const now = timed(dir, 'new', baseline, 3600, threads)!;
     const same = (other: { map: Float32Array } | null) =>
       other === null ? '-' : other.map.every((v, i) => Object.is(v, now.map[i])) ? 'yes' : 'NO';
     const old = timed(dir, 'painting', baseline, oldLimit);
@@ -175,9 +197,10 @@ function main(): void {
     const newS = now.seconds;
     const oldS = old?.seconds ?? null;
     const ratio = oldS === null ? `>${+(oldLimit / newS).toPrecision(2)}` : (oldS / newS).toFixed(1);
+    const both = (t: Timing) => `${t.seconds.toFixed(2)} (${t.cpuSeconds.toFixed(1)})`;
     console.log(
-      `${name.padEnd(16)} ${String(voxels).padStart(12)} ${newS.toFixed(2).padStart(7)} ${fmt(oldS).padStart(7)} ${ratio.padStart(9)}  ${same(old).padEnd(8)}` +
-        (before ? `  ${before.seconds.toFixed(2).padStart(10)}  ${same(before)}` : ''),
+      `${name.padEnd(17)} ${String(voxels).padStart(12)} ${both(now).padStart(12)} ${fmt(oldS).padStart(7)} ${ratio.padStart(9)}  ${same(old).padEnd(8)}` +
+        (before ? `  ${both(before).padStart(14)}  ${same(before)}` : ''),
     );
     rows.push({
       case: name,
@@ -185,16 +208,18 @@ function main(): void {
       spacing: c.spacing,
       voxels,
       newSeconds: newS,
+      newCpuSeconds: now.cpuSeconds,
       oldSeconds: oldS,
       same: same(old),
       baselineSeconds: before?.seconds ?? null,
+      baselineCpuSeconds: before?.cpuSeconds ?? null,
       baselineSame: same(before),
     });
   }
   mkdirSync('runs/bench', { recursive: true });
   writeFileSync(
     'runs/bench/thickness.json',
-    `${JSON.stringify({ oldLimit, baseline: baseline || null, load: loadavg(), rows }, null, 2)}\n`,
+    `${JSON.stringify({ oldLimit, baseline: baseline || null, threads, load: loadavg(), rows }, null, 2)}\n`,
   );
   console.log('wrote runs/bench/thickness.json');
 }

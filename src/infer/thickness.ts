@@ -58,9 +58,16 @@
  * map nearly all one plate, the centres left after step 3b are mostly on the grid's faces (there the
  * uphill neighbours are off the grid), and they are what remains expensive (bench/thickness/,
  * README "Speed").
+ * Threads: steps 3, 3b and 4 (or the painting) run over slabs of planes, on this thread and helpers
+ * (thickness-threads.ts) sharing the buffers. Steps 3 and 3b write only their slab's flags. In step
+ * 4 each thread owns a slab, walks the whole order and takes only the slab's voxels: a voxel still
+ * gets the first (largest) ball that contains it, and the cuts stay valid, as a processed neighbour
+ * has taken all of its ball in the slab. So the map does not depend on the threads; each slab pays
+ * the per-ball constant of the balls that reach it.
  */
 import { squaredDistanceToForeground, type Mask } from '../image/edt.ts';
 import { percentileSorted } from '../image/percentile.ts';
+import { runPhaseChunks, startHelpers, thicknessThreads } from './thickness-threads.ts';
 
 export type Shape3 = readonly [number, number, number];
 export type Spacing3 = readonly [number, number, number];
@@ -91,21 +98,31 @@ const PAINT_ALL = 16;
 /** a ball's search starts at the lowest pyramid level where at most this many nodes meet its box */
 const START_NODES = 32;
 
+/** Grids of fewer voxels run on one thread unless threads are asked for (a helper's start costs more). */
+const PARALLEL_VOXELS = 1 << 22;
+/** chunks per thread of the per-voxel phases (claimed in turn, so a slow or late thread does less) */
+const CHUNKS_PER_THREAD = 4;
+
 /**
  * Local thickness on the grid as given (no supersampling): tau per voxel in the units of `spacing`,
  * 0 outside the mask, NaN everywhere in the mask if the grid has no background voxel at all.
+ * `threads`: this thread and helpers (default: one below PARALLEL_VOXELS voxels, else
+ * thicknessThreads()); the map does not depend on it.
  */
 export function localThicknessOnGrid(
   mask: Mask,
   shape: Shape3,
   spacing: Spacing3,
   method: GridMethod = 'auto',
+  threads?: number,
 ): Float32Array {
   const [nx, ny, nz] = shape;
   const n = nx * ny * nz;
   if (mask.length !== n)
     throw new RangeError(`localThickness: mask has ${mask.length} voxels, shape ${shape}`);
-  const background = new Uint8Array(n);
+  const maxThreads = threads !== undefined || n >= PARALLEL_VOXELS ? thicknessThreads(threads) : 1;
+  const alloc = (bytes: number) => (maxThreads > 1 ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+  const background = new Uint8Array(alloc(n));
   let nBackground = 0;
   for (let i = 0; i < n; i++) {
     if (!mask[i]) {
@@ -113,57 +130,47 @@ export function localThicknessOnGrid(
       nBackground++;
     }
   }
-  const tau = new Float32Array(n);
+  // Helpers pay off where the balls are many and large, on the largest-first pass, and from the start
+  // on a grid mostly in the mask; a thin plate is painted on this thread (their start, a second of
+  // CPU, would cost more than they save).
+  let nThreads = threads !== undefined || 2 * nBackground < n ? maxThreads : 1;
+  if (nThreads > 1) startHelpers(nThreads);
+  const tau = new Float32Array(alloc(4 * n));
   if (nBackground === n) return tau;
   if (nBackground === 0) return tau.fill(NaN);
   // Squared radius of the largest ball centred at each voxel: squared distance to the background.
-  const r2 = squaredDistanceToForeground(background, shape, spacing, new Float32Array(n)) as Float32Array;
-  const paintCost = ridgeCentreFlags(r2, shape, spacing, background);
+  const r2 = new Float32Array(alloc(4 * n));
+  squaredDistanceToForeground(background, shape, spacing, r2);
+  const shared = maxThreads > 1 ? new Uint8Array(alloc(n)) : mask;
+  if (shared !== mask) shared.set(mask);
+  const base = { shape, spacing, mask: shared, r2, flags: background, tau };
+  let order: Uint32Array = new Uint32Array(0);
+  let reach = 0;
+  const phase = (
+    p: GridWork['phase'],
+    bounds = evenSlabs(nz, nThreads === 1 ? 1 : CHUNKS_PER_THREAD * nThreads),
+  ): Float64Array => {
+    const sums = new Float64Array(alloc(8 * (bounds.length - 1)));
+    const w: GridWork = { ...base, order, reach, phase: p, bounds, sums };
+    if (nThreads === 1) for (let k = 0; k < bounds.length - 1; k++) runGridChunk(w, k);
+    else runPhaseChunks(w, bounds.length - 1, nThreads, (k) => runGridChunk(w, k));
+    return w.sums;
+  };
+  const paintCost = phase('ridge').reduce((s, v) => s + v, 0);
   if (method === 'painting' || (method === 'auto' && paintCost <= PAINT_ALL * n)) {
     // Thin structures: painting every ridge ball costs less than ordering them.
-    for (let z = 0, c = 0; z < nz; z++)
-      for (let y = 0; y < ny; y++)
-        for (let x = 0; x < nx; x++, c++)
-          if (background[c] === 1)
-            paintMax(tau, shape, spacing, x, y, z, r2[c]! * (1 - REL_EPS), 2 * Math.sqrt(r2[c]!));
+    let maxR2 = 0;
+    for (let c = 0; c < n; c++) if (r2[c]! > maxR2) maxR2 = r2[c]!;
+    reach = Math.floor(Math.sqrt(maxR2) / spacing[2]) + 1;
+    phase('paint', evenSlabs(nz, nThreads === 1 ? 1 : 2 * nThreads));
     return tau;
   }
-  const ridge = new RidgeOrder(r2, mask, shape, spacing, background);
-  const free = new FreeVoxels(mask, shape, spacing);
-  const steps = Int32Array.from(NEIGHBOURS, ([dx, dy, dz]) => dx + nx * (dy + ny * dz));
-  const voxelVolume = spacing[0] * spacing[1] * spacing[2];
-  let left = free.count;
-  let paint = false;
-  for (let c = ridge.next(); c >= 0 && left > 0; c = ridge.next()) {
-    const x = c % nx;
-    const y = Math.floor(c / nx) % ny;
-    const z = Math.floor(c / (nx * ny));
-    const rr2 = r2[c]! * (1 - REL_EPS);
-    // Small balls cost less to paint than to search the pyramid for; every later ball is smaller.
-    paint ||= ((4 / 3) * Math.PI * rr2 * Math.sqrt(rr2)) / voxelVolume <= PAINT_BALL;
-    if (paint) {
-      left -= paintFree(tau, shape, spacing, x, y, z, rr2, 2 * Math.sqrt(r2[c]!));
-      continue;
-    }
-    if (!free.setBall(x, y, z, rr2)) {
-      // A processed neighbour's ball is all taken: see FreeVoxels.cut.
-      const inner = x > 0 && y > 0 && z > 0 && x < nx - 1 && y < ny - 1 && z < nz - 1;
-      for (let o = 0; o < 26; o++) {
-        if (!inner) {
-          const u = x + OX[o]!;
-          const v = y + OY[o]!;
-          const w = z + OZ[o]!;
-          if (u < 0 || v < 0 || w < 0 || u >= nx || v >= ny || w >= nz) continue;
-        }
-        const rn2 = r2[c + steps[o]!]!;
-        if (rn2 < 0) free.cut(o, -rn2 * (1 - REL_EPS));
-      }
-    }
-    left -= free.take(2 * Math.sqrt(r2[c]!), tau);
-    // Processed: every voxel of its ball is taken. Marked by the sign of r2 (one array to read for
-    // the neighbours, in the order of the radii rather than in space).
-    r2[c] = -r2[c]!;
-  }
+  nThreads = maxThreads;
+  if (nThreads > 1) startHelpers(nThreads);
+  phase('useless');
+  const ridge = new RidgeOrder(r2, background, alloc);
+  order = ridge.all();
+  phase('take', balancedSlabs(ridge.perPlane(shape), nThreads));
   return tau;
 }
 
@@ -183,16 +190,156 @@ export function ridgeCentres(
     spacing,
     new Float32Array(mask.length),
   ) as Float32Array;
-  ridgeCentreFlags(r2, shape, spacing, background);
-  const ridge = new RidgeOrder(r2, mask, shape, spacing, background);
-  let kept = 0;
-  while (ridge.next() >= 0) kept++;
-  return { kept, dropped: ridge.dropped };
+  ridgeCentreFlags(r2, shape, spacing, background, 0, shape[2]);
+  const dropped = dropUselessBalls(r2, mask, shape, spacing, background, 0, shape[2]);
+  return { kept: new RidgeOrder(r2, background, (b) => new ArrayBuffer(b)).all().length, dropped };
+}
+
+/**
+ * One phase of localThicknessOnGrid on the planes bounds[k] <= z < bounds[k + 1] (chunk k), on
+ * buffers that helper threads share: 'ridge' sets the ridge flags (1) and sums the balls' volumes,
+ * 'useless' sets flag 2 on the balls UselessBalls drops and counts them, 'paint' paints every ridge
+ * ball into the slab, 'take' gives the slab's voxels their largest ball, in `order`.
+ */
+export interface GridWork {
+  readonly phase: 'ridge' | 'useless' | 'paint' | 'take';
+  readonly shape: Shape3;
+  readonly spacing: Spacing3;
+  readonly mask: Mask;
+  readonly r2: Float32Array;
+  readonly flags: Uint8Array;
+  readonly tau: Float32Array;
+  readonly order: Uint32Array;
+  /** planes that a ball reaches beyond its centre's, at most ('paint') */
+  readonly reach: number;
+  readonly bounds: Int32Array;
+  /** per chunk: the ridge balls' volume in voxels, or the balls dropped */
+  readonly sums: Float64Array;
+}
+
+/** Runs chunk k of a phase (see GridWork); on this thread or a helper. */
+export function runGridChunk(w: GridWork, k: number): void {
+  const z0 = w.bounds[k]!;
+  const z1 = w.bounds[k + 1]!;
+  if (z0 >= z1) return;
+  if (w.phase === 'ridge') w.sums[k] = ridgeCentreFlags(w.r2, w.shape, w.spacing, w.flags, z0, z1);
+  else if (w.phase === 'useless')
+    w.sums[k] = dropUselessBalls(w.r2, w.mask, w.shape, w.spacing, w.flags, z0, z1);
+  else if (w.phase === 'paint') paintSlab(w, z0, z1);
+  else takeSlab(w, z0, z1);
+}
+
+/** `chunks` slabs of about equal thickness over nz planes, as bounds. */
+function evenSlabs(nz: number, chunks: number): Int32Array {
+  const k = Math.max(1, Math.min(chunks, nz));
+  return Int32Array.from({ length: k + 1 }, (_, i) => Math.round((i * nz) / k));
+}
+
+/** `chunks` slabs holding about equal sums of `weight` (one per plane), as bounds. */
+function balancedSlabs(weight: Float64Array, chunks: number): Int32Array {
+  const nz = weight.length;
+  const total = weight.reduce((s, v) => s + v, 0);
+  const bounds = new Int32Array(Math.min(chunks, nz) + 1);
+  let z = 0;
+  let acc = 0;
+  for (let i = 1; i < bounds.length - 1; i++) {
+    while (z < nz - 1 && acc + weight[z]! / 2 < (i * total) / (bounds.length - 1)) acc += weight[z++]!;
+    bounds[i] = Math.max(z, bounds[i - 1]! + 1);
+  }
+  bounds[bounds.length - 1] = nz;
+  return bounds;
+}
+
+/** Step 3b on the planes z0 <= z < z1: flag 2 on the ridge centres UselessBalls drops; how many. */
+function dropUselessBalls(
+  r2: Float32Array,
+  mask: Mask,
+  shape: Shape3,
+  spacing: Spacing3,
+  flags: Uint8Array,
+  z0: number,
+  z1: number,
+): number {
+  const [nx, ny] = shape;
+  // Only balls that FreeVoxels takes with cuts are worth the test (a small one costs less). The
+  // test reads its neighbours' flags as nonzero or not, so the 2s set meanwhile (by any thread)
+  // change nothing.
+  const useless = new UselessBalls(r2, mask, shape, spacing, flags);
+  const bigR2 = ((SMALL_BALL * Math.min(...spacing)) / 2) ** 2;
+  let dropped = 0;
+  for (let z = z0, c = z0 * nx * ny; z < z1; z++)
+    for (let y = 0; y < ny; y++)
+      for (let x = 0; x < nx; x++, c++)
+        if (flags[c] === 1 && r2[c]! > bigR2 && useless.test(c, x, y, z)) {
+          flags[c] = 2;
+          dropped++;
+        }
+  return dropped;
+}
+
+/** Every ridge ball that reaches the planes z0 <= z < z1 paints max(tau, diameter) there. */
+function paintSlab(w: GridWork, z0: number, z1: number): void {
+  const { r2, flags, tau, shape, spacing, reach } = w;
+  const [nx, ny, nz] = shape;
+  for (let z = Math.max(0, z0 - reach), c = z * nx * ny; z < Math.min(nz, z1 + reach); z++)
+    for (let y = 0; y < ny; y++)
+      for (let x = 0; x < nx; x++, c++)
+        if (flags[c] === 1)
+          paintMax(tau, shape, spacing, x, y, z, r2[c]! * (1 - REL_EPS), 2 * Math.sqrt(r2[c]!), z0, z1);
+}
+
+/**
+ * Step 4 on the planes z0 <= z < z1: the balls in `order` (decreasing radius) that reach the slab
+ * give their diameter to its voxels that no earlier ball took. The slab's voxels get the same
+ * balls as on one thread, as a voxel's value is its largest ball's; the cuts stay valid, as a
+ * processed neighbour has taken all of its ball in the slab, and only the slab's voxels are free.
+ */
+function takeSlab(w: GridWork, z0: number, z1: number): void {
+  const { r2, flags, tau, shape, spacing, order } = w;
+  const [nx, ny, nz] = shape;
+  const hz = spacing[2];
+  const free = new FreeVoxels(w.mask, shape, spacing, z0, z1);
+  const steps = Int32Array.from(NEIGHBOURS, ([dx, dy, dz]) => dx + nx * (dy + ny * dz));
+  const voxelVolume = spacing[0] * spacing[1] * spacing[2];
+  let left = free.count;
+  let paint = false;
+  for (let i = 0; i < order.length && left > 0; i++) {
+    const c = order[i]!;
+    const z = Math.floor(c / (nx * ny));
+    const rc2 = r2[c]!;
+    const rr2 = rc2 * (1 - REL_EPS);
+    const kz = Math.floor(Math.sqrt(rr2) / hz);
+    if (z + kz < z0 || z - kz >= z1) continue;
+    const x = c % nx;
+    const y = Math.floor(c / nx) % ny;
+    // Small balls cost less to paint than to search the pyramid for; every later ball is smaller.
+    paint ||= ((4 / 3) * Math.PI * rr2 * Math.sqrt(rr2)) / voxelVolume <= PAINT_BALL;
+    if (paint) {
+      left -= paintFree(tau, shape, spacing, x, y, z, rr2, 2 * Math.sqrt(rc2), z0, z1);
+      continue;
+    }
+    if (!free.setBall(x, y, z, rr2)) {
+      // The processed neighbours (ridge centres with a larger r2) have taken their balls: see
+      // FreeVoxels.cut. (One with an equal r2 may have been processed too; it is not needed.)
+      const inner = x > 0 && y > 0 && z > 0 && x < nx - 1 && y < ny - 1 && z < nz - 1;
+      for (let o = 0; o < 26; o++) {
+        if (!inner) {
+          const u = x + OX[o]!;
+          const v = y + OY[o]!;
+          const t = z + OZ[o]!;
+          if (u < 0 || v < 0 || t < 0 || u >= nx || v >= ny || t >= nz) continue;
+        }
+        const rn2 = r2[c + steps[o]!]!;
+        if (rn2 > rc2 && flags[c + steps[o]!] === 1) free.cut(o, rn2 * (1 - REL_EPS));
+      }
+    }
+    left -= free.take(2 * Math.sqrt(rc2), tau);
+  }
 }
 
 /**
  * Gives `diameter` to the free voxels (tau 0) strictly within the ball of squared radius `rr2` about
- * (x, y, z) (the painting's loops and test); returns how many.
+ * (x, y, z) (the painting's loops and test), on the planes z0 <= z < z1; returns how many.
  */
 function paintFree(
   tau: Float32Array,
@@ -203,13 +350,15 @@ function paintFree(
   z: number,
   rr2: number,
   diameter: number,
+  z0 = 0,
+  z1 = shape[2],
 ): number {
-  const [nx, ny, nz] = shape;
+  const [nx, ny] = shape;
   const [hx, hy, hz] = spacing;
   const r = Math.sqrt(rr2);
   const kz = Math.floor(r / hz);
   let taken = 0;
-  for (let w = Math.max(0, z - kz); w <= Math.min(nz - 1, z + kz); w++) {
+  for (let w = Math.max(z0, z - kz); w <= Math.min(z1 - 1, z + kz); w++) {
     const remZ = rr2 - ((w - z) * hz) ** 2;
     if (remZ <= 0) continue;
     const ky = Math.floor(Math.sqrt(remZ) / hy);
@@ -229,7 +378,10 @@ function paintFree(
   return taken;
 }
 
-/** tau = max(tau, diameter) on the voxels strictly within the ball of squared radius `rr2` about (x, y, z). */
+/**
+ * tau = max(tau, diameter) on the voxels strictly within the ball of squared radius `rr2` about
+ * (x, y, z), on the planes z0 <= z < z1.
+ */
 function paintMax(
   tau: Float32Array,
   shape: Shape3,
@@ -239,12 +391,14 @@ function paintMax(
   z: number,
   rr2: number,
   diameter: number,
+  z0 = 0,
+  z1 = shape[2],
 ): void {
-  const [nx, ny, nz] = shape;
+  const [nx, ny] = shape;
   const [hx, hy, hz] = spacing;
   const r = Math.sqrt(rr2);
   const kz = Math.floor(r / hz);
-  for (let w = Math.max(0, z - kz); w <= Math.min(nz - 1, z + kz); w++) {
+  for (let w = Math.max(z0, z - kz); w <= Math.min(z1 - 1, z + kz); w++) {
     const remZ = rr2 - ((w - z) * hz) ** 2;
     if (remZ <= 0) continue;
     const ky = Math.floor(Math.sqrt(remZ) / hy);
@@ -261,10 +415,17 @@ function paintMax(
 }
 
 /**
- * Step 3 of the module comment: `flags[c]` = 1 for the ridge centres, 0 elsewhere. Returns the sum of
- * the ridge balls' volumes in voxels (what painting them all costs).
+ * Step 3 of the module comment on the planes z0 <= z < z1: `flags[c]` = 1 for the ridge centres, 0
+ * elsewhere. Returns the sum of their balls' volumes in voxels (what painting them all costs).
  */
-function ridgeCentreFlags(r2: Float32Array, shape: Shape3, spacing: Spacing3, flags: Uint8Array): number {
+function ridgeCentreFlags(
+  r2: Float32Array,
+  shape: Shape3,
+  spacing: Spacing3,
+  flags: Uint8Array,
+  z0: number,
+  z1: number,
+): number {
   const [nx, ny, nz] = shape;
   const [hx, hy, hz] = spacing;
   const step = Int32Array.from(NEIGHBOURS, ([dx, dy, dz]) => dx + nx * (dy + ny * dz));
@@ -273,7 +434,7 @@ function ridgeCentreFlags(r2: Float32Array, shape: Shape3, spacing: Spacing3, fl
   // A neighbour with no larger r2 cannot hold c's ball ((rc + |d|) (1 - REL_EPS) > rc while
   // rc < |d| (1 / REL_EPS - 1); with 1e5 for room): its square root is not needed.
   const uphillOnly = 1e5 * Math.min(...len);
-  for (let z = 0, c = 0; z < nz; z++) {
+  for (let z = z0, c = z0 * nx * ny; z < z1; z++) {
     for (let y = 0; y < ny; y++) {
       for (let x = 0; x < nx; x++, c++) {
         flags[c] = 0;
@@ -304,60 +465,43 @@ function ridgeCentreFlags(r2: Float32Array, shape: Shape3, spacing: Spacing3, fl
 }
 
 /**
- * The ridge centres (step 3 of the module comment) by decreasing r2 (ties in any order). They are
- * bucketed by the high 16 bits of r2's float32 pattern (a positive float32's bits order like its
- * value), and each bucket is sorted on its low 16 bits only when it is reached, so the centres of
- * balls that come after every voxel is taken are never sorted.
+ * The ridge centres (flag 1, step 3 of the module comment) by decreasing r2 (ties in any order).
+ * They are bucketed by the high 16 bits of r2's float32 pattern (a positive float32's bits order
+ * like its value), and each bucket is sorted on its low 16 bits.
  */
 class RidgeOrder {
   private readonly order: Uint32Array;
   /** order[start[b]] .. order[start[b + 1] - 1]: bucket b, b = 65535 - high 16 bits */
   private readonly start = new Uint32Array(65537);
   private readonly bits: Uint32Array;
-  private bucket = -1;
-  private pos = 0;
   private temp = new Uint32Array(0);
   private readonly count = new Uint32Array(257);
-  /** ridge centres dropped by UselessBalls */
-  dropped = 0;
 
-  /**
-   * `r2` must not change until the centres are taken, except by negating those already returned;
-   * `scratch` holds ridgeCentreFlags' flags and is overwritten (2: dropped by UselessBalls).
-   */
-  constructor(r2: Float32Array, mask: Mask, shape: Shape3, spacing: Spacing3, scratch: Uint8Array) {
-    const [nx, ny, nz] = shape;
-    const [hx, hy, hz] = spacing;
+  /** `alloc` gives the order's buffer (shared with helper threads or not). */
+  constructor(r2: Float32Array, flags: Uint8Array, alloc: (bytes: number) => ArrayBufferLike) {
     const bits = new Uint32Array(r2.buffer, r2.byteOffset, r2.length);
     this.bits = bits;
-    // Only balls that FreeVoxels takes with cuts are worth the test (a small one costs less).
-    const useless = new UselessBalls(r2, mask, shape, spacing, scratch);
-    const bigR2 = ((SMALL_BALL * Math.min(hx, hy, hz)) / 2) ** 2;
     const histogram = new Uint32Array(65536);
-    for (let z = 0, c = 0; z < nz; z++)
-      for (let y = 0; y < ny; y++)
-        for (let x = 0; x < nx; x++, c++)
-          if (scratch[c] === 1 && r2[c]! > bigR2 && useless.test(c, x, y, z)) scratch[c] = 2;
-    for (let c = 0; c < r2.length; c++) {
-      if (scratch[c] === 1) histogram[65535 - (bits[c]! >>> 16)]!++;
-      else if (scratch[c] === 2) this.dropped++;
-    }
+    for (let c = 0; c < r2.length; c++) if (flags[c] === 1) histogram[65535 - (bits[c]! >>> 16)]!++;
     const start = this.start;
     for (let b = 0; b < 65536; b++) start[b + 1] = start[b]! + histogram[b]!;
     const fill = start.slice(0, 65536);
-    this.order = new Uint32Array(start[65536]!);
+    this.order = new Uint32Array(alloc(4 * start[65536]!));
     for (let c = 0; c < r2.length; c++)
-      if (scratch[c] === 1) this.order[fill[65535 - (bits[c]! >>> 16)]!++] = c;
+      if (flags[c] === 1) this.order[fill[65535 - (bits[c]! >>> 16)]!++] = c;
   }
 
-  /** The next centre, or -1 after the last. */
-  next(): number {
-    while (this.bucket < 0 || this.pos === this.start[this.bucket + 1]) {
-      if (++this.bucket === 65536) return -1;
-      this.pos = this.start[this.bucket]!;
-      this.sortBucket(this.pos, this.start[this.bucket + 1]!);
-    }
-    return this.order[this.pos++]!;
+  /** All the centres, sorted. */
+  all(): Uint32Array {
+    for (let b = 0; b < 65536; b++) this.sortBucket(this.start[b]!, this.start[b + 1]!);
+    return this.order;
+  }
+
+  /** Centres per plane z (the take phase's work, roughly, to balance its slabs). */
+  perPlane(shape: Shape3): Float64Array {
+    const planes = new Float64Array(shape[2]);
+    for (const c of this.order) planes[Math.floor(c / (shape[0] * shape[1]))]!++;
+    return planes;
   }
 
   /** Sorts order[from..to) by decreasing low 16 bits of r2: two counting passes of 8 bits. */
@@ -499,9 +643,9 @@ class UselessBalls {
     const gz = (Math.sqrt(r2[z < nz - 1 ? c + sxy : c]!) - Math.sqrt(r2[z > 0 ? c - sxy : c]!)) / hz;
     const g = Math.sqrt(gx * gx + gy * gy + gz * gz);
     if (!(g > 0)) return false;
-    let wx = gx / g;
-    let wy = gy / g;
-    let wz = gz / g;
+    const wx = gx / g;
+    const wy = gy / g;
+    const wz = gz / g;
     const ix = wx / hx;
     const iy = wy / hy;
     const iz = wz / hz;
@@ -536,32 +680,56 @@ class UselessBalls {
     const qx = m[t9]! * k0 + m[t9 + 1]! * k1 + m[t9 + 2]! * k2;
     const qy = m[t9 + 3]! * k0 + m[t9 + 4]! * k1 + m[t9 + 5]! * k2;
     const qz = m[t9 + 6]! * k0 + m[t9 + 7]! * k1 + m[t9 + 8]! * k2;
-    const box = this.box;
     let found = this.simplexBox(tri, qx, qy, qz, rr2, wx, wy, wz);
-    if (found === BIG) {
-      // The gradient near a side of the triangle (a g_i.w near 0) makes the simplex long: w tilted
-      // into the cone's inside.
-      let sx = 0;
-      let sy = 0;
-      let sz = 0;
-      for (let i = 0; i < 3; i++) {
-        const cx = m[t9 + i]!;
-        const cy = m[t9 + 3 + i]!;
-        const cz = m[t9 + 6 + i]!;
-        const l = Math.sqrt(cx * cx + cy * cy + cz * cz);
-        sx += cx / l;
-        sy += cy / l;
-        sz += cz / l;
-      }
-      const ls = Math.sqrt(sx * sx + sy * sy + sz * sz);
-      wx += (TILT_BY * sx) / ls;
-      wy += (TILT_BY * sy) / ls;
-      wz += (TILT_BY * sz) / ls;
-      const lw = Math.sqrt(wx * wx + wy * wy + wz * wz);
-      found = this.simplexBox(tri, qx, qy, qz, rr2, wx / lw, wy / lw, wz / lw);
-    }
+    if (found === BIG) found = this.tiltedSimplexBox(tri, qx, qy, qz, rr2, wx, wy, wz);
     if (found === BIG) return false;
     if (found === NONE) return true;
+    return this.boxCovered(c, x, y, z, rc2);
+  }
+
+  /**
+   * simplexBox with w tilted into the cone's inside: the gradient near a side of the triangle (a
+   * g_i.w near 0) makes the simplex long.
+   */
+  private tiltedSimplexBox(
+    tri: number,
+    qx: number,
+    qy: number,
+    qz: number,
+    rr2: number,
+    wx: number,
+    wy: number,
+    wz: number,
+  ): number {
+    const m = this.triInv;
+    const t9 = 9 * tri;
+    let sx = 0;
+    let sy = 0;
+    let sz = 0;
+    for (let i = 0; i < 3; i++) {
+      const cx = m[t9 + i]!;
+      const cy = m[t9 + 3 + i]!;
+      const cz = m[t9 + 6 + i]!;
+      const l = Math.sqrt(cx * cx + cy * cy + cz * cz);
+      sx += cx / l;
+      sy += cy / l;
+      sz += cz / l;
+    }
+    const ls = Math.sqrt(sx * sx + sy * sy + sz * sz);
+    const tx = wx + (TILT_BY * sx) / ls;
+    const ty = wy + (TILT_BY * sy) / ls;
+    const tz = wz + (TILT_BY * sz) / ls;
+    const lw = Math.sqrt(tx * tx + ty * ty + tz * tz);
+    return this.simplexBox(tri, qx, qy, qz, rr2, tx / lw, ty / lw, tz / lw);
+  }
+
+  /**
+   * Whether every mask voxel of `box` (grid offsets from c = (x, y, z)) in c's ball is in the ball
+   * of a ridge neighbour with a larger r2.
+   */
+  private boxCovered(c: number, x: number, y: number, z: number, rc2: number): boolean {
+    const { nx, ny, nz, hx, hy, hz, box } = this;
+    const rr2 = rc2 * (1 - REL_EPS);
     // Grid offsets from c in the box, on the grid.
     const i0 = Math.max(box[0]!, -x);
     const i1 = Math.min(box[1]!, nx - 1 - x);
@@ -726,7 +894,8 @@ class FreeVoxels {
   private readonly cuts = new Float64Array(4 * MAX_CUTS);
   private nCuts = 0;
 
-  constructor(mask: Mask, shape: Shape3, spacing: Spacing3) {
+  /** The free voxels: those of `mask` on the planes z0 <= z < z1. */
+  constructor(mask: Mask, shape: Shape3, spacing: Spacing3, z0: number, z1: number) {
     const [nx, ny, nz] = shape;
     [this.nx, this.ny, this.nz] = shape;
     [this.hx, this.hy, this.hz] = spacing;
@@ -739,7 +908,7 @@ class FreeVoxels {
     let [bx, by, bz] = [(nx + 3) >> 2, (ny + 3) >> 2, (nz + 3) >> 2];
     this.bits = new Int32Array(2 * bx * by * bz);
     const level0 = new Int32Array(bx * by * bz);
-    for (let z = 0; z < nz; z++)
+    for (let z = z0; z < z1; z++)
       for (let y = 0; y < ny; y++)
         for (let x = 0, i = nx * (y + ny * z); x < nx; x++, i++) {
           if (!mask[i]) continue;
@@ -791,7 +960,7 @@ class FreeVoxels {
    */
   cut(o: number, rr2n: number): void {
     // Widened by the margin, as the node bounds are, so that rounding cannot lose a voxel.
-    const k = (this.rr2 + this.dir[8 * o]! - rr2n) / 2 + NODE_MARGIN * (this.rr2 + rr2n);
+    const k = (this.rr2 + this.dir[8 * o]! - rr2n) / 2 + NODE_MARGIN * (this.rr2 + rr2n + this.dir[8 * o]!);
     // The plane's distance from c towards -d: the depth of the cut.
     const t = -k / this.dir[8 * o + 1]!;
     if (t >= this.r) this.empty = true;
@@ -986,6 +1155,8 @@ export type GridThickness = (mask: Mask, shape: Shape3, spacing: Spacing3) => Fl
 export interface ThicknessOptions {
   /** sub-voxels per voxel along each axis (default 2; 1 is faster and biased, see the module comment) */
   supersample?: number;
+  /** threads for the supersampled grid (localThicknessOnGrid's default when absent); same map */
+  threads?: number;
 }
 
 /**
@@ -995,15 +1166,15 @@ export interface ThicknessOptions {
  * @param mask    binary plate mask, x fastest
  * @param shape   [nx, ny, nz]
  * @param spacing [sx, sy, sz] voxel size in mm
- * @param onGrid  the method on the supersampled grid (default localThicknessOnGrid; the tests and
- *                bench/thickness/ pass the ball painting it replaced)
+ * @param onGrid  the method on the supersampled grid (default localThicknessOnGrid with
+ *                options.threads; the tests and bench/thickness/ pass the ball painting it replaced)
  */
 export function localThickness(
   mask: Mask,
   shape: Shape3,
   spacing: Spacing3,
   options: ThicknessOptions = {},
-  onGrid: GridThickness = localThicknessOnGrid,
+  onGrid: GridThickness = (m, s, sp) => localThicknessOnGrid(m, s, sp, 'auto', options.threads),
 ): Float32Array {
   const f = options.supersample ?? 2;
   if (!Number.isInteger(f) || f < 1)

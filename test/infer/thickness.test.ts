@@ -392,3 +392,74 @@ test('stats: known values, empty plate gives NaN, full image has no background (
   const full = plateThickness(new Uint8Array(27).fill(1), [3, 3, 3], [1, 1, 1]);
   assert.ok(Number.isNaN(full.stats.meanMm));
 });
+
+/**
+ * Maps where nearly every voxel is a large ridge ball (the slow case, bench/thickness/ 98%-full):
+ * very thick blobs, boxes all foreground but for one face, one voxel or a small hole (the balls on
+ * the grid's faces have no uphill neighbour outside the grid).
+ */
+function thickShapes(rng: () => number, shape: Shape3): Uint8Array[] {
+  const [nx, ny, nz] = shape;
+  const c = shape.map((s) => (s - 1) / 2 + (rng() - 0.5));
+  const hole = Math.floor(rng() * nx);
+  return [
+    make(shape, (...p) => p.reduce((s, v, a) => s + ((v - c[a]!) / (shape[a]! / 2 + 0.3)) ** 2, 0) < 1),
+    make(shape, (x) => x > 0),
+    make(shape, (x, y, z) => x !== hole || y !== ny >> 1 || z !== nz >> 1),
+    holedBlock(rng, shape),
+  ];
+}
+
+test('thick blobs and all-foreground boxes: the definition, the painting, any thread count', () => {
+  const rng = mulberry32(41);
+  for (let trial = 0; trial < 3; trial++) {
+    // x fine, so that the balls are wide in voxels (cut by their neighbours, tested by UselessBalls)
+    const shape: Shape3 = [18 + Math.floor(rng() * 6), 9 + Math.floor(rng() * 4), 7 + Math.floor(rng() * 3)];
+    const sp: Spacing3 = [0.06 + 0.04 * rng(), 0.25 + 0.1 * rng(), 0.3 + 0.2 * rng()];
+    thickShapes(rng, shape).forEach((m, k) => {
+      const { tau } = definitionOracle(m, shape, sp);
+      const painted = localThicknessByPainting(m, shape, sp);
+      for (const method of ['auto', 'largest-first', 'painting'] as const)
+        for (const threads of [1, 2, 3]) {
+          const got = localThicknessOnGrid(m, shape, sp, method, threads);
+          const what = `trial ${trial} shape ${k} ${method} ${threads} threads`;
+          for (let i = 0; i < m.length; i++) {
+            assert.ok(Math.abs(got[i]! - tau[i]!) < 1e-5, `${what} voxel ${i}: ${got[i]} vs ${tau[i]}`);
+            assert.equal(got[i], painted[i], `${what} voxel ${i}`);
+          }
+        }
+    });
+  }
+});
+
+test('helper threads give the single-thread map value for value, on the grid and supersampled', () => {
+  const rng = mulberry32(43);
+  for (let trial = 0; trial < 3; trial++) {
+    const shape: Shape3 = [
+      24 + Math.floor(rng() * 12),
+      16 + Math.floor(rng() * 8),
+      10 + Math.floor(rng() * 8),
+    ];
+    const sp: Spacing3 = [0.1 + 0.2 * rng(), 0.3 + 0.3 * rng(), 0.4 + 0.4 * rng()];
+    const shapes = [
+      randomShape(rng, shape, 'plate'),
+      randomShape(rng, shape, 'blob'),
+      holedBlock(rng, shape),
+    ];
+    shapes.forEach((m, k) => {
+      // (painting every ball of a holed block is slow, and its slabs are the same code as a plate's)
+      for (const method of ['auto', 'largest-first', ...(k < 2 ? ['painting' as const] : [])] as const) {
+        const one = localThicknessOnGrid(m, shape, sp, method, 1);
+        for (const threads of [2, 4])
+          assert.deepEqual(localThicknessOnGrid(m, shape, sp, method, threads), one);
+      }
+    });
+    const m = shapes[trial]!;
+    assert.deepEqual(
+      localThickness(m, shape, sp, { threads: 2 }),
+      localThickness(m, shape, sp, { threads: 1 }),
+    );
+  }
+  const one = Uint8Array.of(1, 0, 0, 0, 0, 0, 0, 0);
+  assert.throws(() => localThickness(one, [2, 2, 2], [1, 1, 1], { threads: 0 }), RangeError);
+});
