@@ -4,12 +4,14 @@
  * same network in PyTorch (bench/reference/, loading the same model file) in the same run.
  *
  *   node --import tsx bench/predict/predict.bench.ts [--slices 160] [--batch 4] [--backbones unet,medt]
- *     [--medt-slices N]
+ *     [--medt-slices N] [--no-reference]
  *
  * Ours: the whole predictVolume (2.5D slicing and scaling, batched no-grad forward of backbone and
  * f_PW, tree decoding, restacking), and its network part alone (predictSlices). PyTorch: the network
  * forward and argmax only, so the comparison favours PyTorch by our decoding and preprocessing.
- * Both sides use 2 threads; PyTorch gets its tuned glibc allocator (FACTS.md). With fewer slices than
+ * The network part is also timed with batch norm folded into the convolutions (src/models/
+ * fold-batchnorm.ts), unfolded and folded alternating three times (minimum of each, wall and CPU
+ * time), so a changing load hits both alike. `--no-reference` skips PyTorch. Both sides use 2 threads; PyTorch gets its tuned glibc allocator (FACTS.md). With fewer slices than
  * 160 the per-scan figure is extrapolated linearly (per-slice cost x 160) and the table says so.
  * Results: a table on stdout and runs/bench/predict.json.
  */
@@ -25,6 +27,7 @@ import { defaultKneeTree } from '../../src/hierarchy/tree.ts';
 import { loadModel } from '../../src/infer/load-model.ts';
 import { predictSlices, predictVolume } from '../../src/infer/predict.ts';
 import { buildModel } from '../../src/models/registry.ts';
+import { foldBatchNorm } from '../../src/models/fold-batchnorm.ts';
 
 const THREADS = 2;
 const OAI_SLICES = 160;
@@ -93,10 +96,17 @@ interface Row {
   extrapolated: boolean;
   ours_predict_s: number;
   ours_network_s: number;
+  /** network part, minimum of three runs each, unfolded and batch norm folded, alternating */
+  unfolded_network_s: number;
+  folded_network_s: number;
+  /** CPU seconds (all threads) of the same runs, minimum: less sensitive to other load than wall time */
+  unfolded_network_cpu_s: number;
+  folded_network_cpu_s: number;
   pytorch_network_s: number;
   /** per OAI scan (160 slices) */
   ours_predict_per_scan_s: number;
   ours_network_per_scan_s: number;
+  folded_network_per_scan_s: number;
   pytorch_network_per_scan_s: number;
 }
 
@@ -106,6 +116,7 @@ function main(): void {
   const medtBatch = Number(arg('medt-batch', '1'));
   const size = arg('size', '288x240').split('x').map(Number) as [number, number];
   const backbones = arg('backbones', 'unet,medt').split(',') as ('unet' | 'medt')[];
+  const noReference = process.argv.includes('--no-reference');
   const dir = mkdtempSync(join(tmpdir(), 'kneeseg-bench-predict-'));
   const rows: Row[] = [];
   for (const backbone of backbones) {
@@ -129,23 +140,42 @@ function main(): void {
     t0 = performance.now();
     predictSlices(m, p, { batch: b });
     const oursNetwork = (performance.now() - t0) / 1000;
+    const folded = { ...m, model: foldBatchNorm(m.model) };
+    predictSlices(folded, prepareCase('warm', scan(Math.min(b, slices)), undefined, m.preprocessing), {
+      batch: b,
+    });
+    const times = { unfolded: Infinity, folded: Infinity };
+    const cpu = { unfolded: Infinity, folded: Infinity };
+    for (const which of ['unfolded', 'folded', 'folded', 'unfolded', 'unfolded', 'folded'] as const) {
+      const c0 = process.cpuUsage();
+      t0 = performance.now();
+      predictSlices(which === 'folded' ? folded : m, p, { batch: b });
+      times[which] = Math.min(times[which], (performance.now() - t0) / 1000);
+      const c = process.cpuUsage(c0);
+      cpu[which] = Math.min(cpu[which], (c.user + c.system) / 1e6);
+    }
+    folded.model.dispose();
     const parameters = m.model.parameterCount();
     m.model.dispose();
-    const py = spawnSync(
-      '/usr/bin/python3',
-      [REFERENCE, file, '--slices', String(slices), '--batch', String(b), '--threads', String(THREADS)],
-      {
-        encoding: 'utf8',
-        env: {
-          ...process.env,
-          GLIBC_TUNABLES,
-          OPENBLAS_NUM_THREADS: String(THREADS),
-          OMP_NUM_THREADS: String(THREADS),
-        },
-      },
-    );
-    if (py.status !== 0) throw new Error(`PyTorch reference failed: ${py.stderr}`);
-    const ref = JSON.parse(py.stdout.trim().split('\n').pop()!) as { seconds: number; params: number };
+    const py = noReference
+      ? null
+      : spawnSync(
+          '/usr/bin/python3',
+          [REFERENCE, file, '--slices', String(slices), '--batch', String(b), '--threads', String(THREADS)],
+          {
+            encoding: 'utf8',
+            env: {
+              ...process.env,
+              GLIBC_TUNABLES,
+              OPENBLAS_NUM_THREADS: String(THREADS),
+              OMP_NUM_THREADS: String(THREADS),
+            },
+          },
+        );
+    if (py && py.status !== 0) throw new Error(`PyTorch reference failed: ${py.stderr}`);
+    const ref = py
+      ? (JSON.parse(py.stdout.trim().split('\n').pop()!) as { seconds: number; params: number })
+      : { seconds: NaN, params: parameters };
     const scale = OAI_SLICES / slices;
     rows.push({
       backbone,
@@ -155,9 +185,14 @@ function main(): void {
       extrapolated: slices !== OAI_SLICES,
       ours_predict_s: oursPredict,
       ours_network_s: oursNetwork,
+      unfolded_network_s: times.unfolded,
+      folded_network_s: times.folded,
+      unfolded_network_cpu_s: cpu.unfolded,
+      folded_network_cpu_s: cpu.folded,
       pytorch_network_s: ref.seconds,
       ours_predict_per_scan_s: oursPredict * scale,
       ours_network_per_scan_s: oursNetwork * scale,
+      folded_network_per_scan_s: times.folded * scale,
       pytorch_network_per_scan_s: ref.seconds * scale,
     });
     if (ref.params !== parameters)
@@ -171,6 +206,13 @@ function main(): void {
   for (const r of rows)
     console.log(
       `${r.backbone.padEnd(8)} ${String(r.parameters).padStart(9)} ${String(r.batch).padStart(4)}   ${String(r.slices).padStart(5)}${r.extrapolated ? '*' : ' '}    ${f(r.ours_predict_per_scan_s)}       ${f(r.ours_network_per_scan_s)}       ${f(r.pytorch_network_per_scan_s)}       ${(r.ours_network_per_scan_s / r.pytorch_network_per_scan_s).toFixed(2)}`,
+    );
+  for (const r of rows)
+    console.log(
+      `${r.backbone}: network ${f(r.unfolded_network_s * (OAI_SLICES / r.slices))} s per scan unfolded, ` +
+        `${f(r.folded_network_s * (OAI_SLICES / r.slices))} s batch norm folded (min of 3 each, alternating), ` +
+        `folded / unfolded ${(r.folded_network_s / r.unfolded_network_s).toFixed(2)}, CPU time ` +
+        `${(r.folded_network_cpu_s / r.unfolded_network_cpu_s).toFixed(2)}`,
     );
   if (rows.some((r) => r.extrapolated))
     console.log(`* fewer slices run; per-scan seconds extrapolated x (${OAI_SLICES} / slices run)`);

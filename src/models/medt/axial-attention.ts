@@ -110,9 +110,11 @@ export class AxialAttention extends Layer {
 
     let out: Tensor;
     if (!this.relative) {
-      // without positional terms the maps are small (patches): plain batch norm costs less than folding
-      const sim = this.bn_similarity.forward(matmul(q.transpose(2, 3), k)).softmax(3); // [B, G, i, j]
-      const sv = matmul(v, sim.transpose(2, 3)); // [B, G, c, i] = sum_j sim_ij v_cj
+      // batch norm folded into the logits here too: no normalised copy of the maps kept for backward,
+      // and two passes over them fewer each way
+      const sim = foldedSimilarityLogits(q, k, null, this.bn_similarity).softmax(3); // [B, G, i, j]
+      // [B, G, c, i] = sum_j sim_ij v_cj as (sim v^T)^T, as below: sim's gradient in its own layout
+      const sv = matmul(sim, v.transpose(2, 3)).transpose(2, 3);
       out = this.bn_output.forward(sv.reshape(B, C, L)).reshape(N, M, C, L);
     } else {
       const emb = this.relative.indexSelect(1, this.#relativeIndex(L)).view(2 * gp, L, L);
