@@ -116,6 +116,8 @@ export async function launchRanks(options: LaunchOptions): Promise<number> {
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   if (o.masterPort === 0) o.masterPort = await freePort();
   const children: ChildProcess[] = [];
+  // Ctrl-C reaches every rank from the terminal: they checkpoint and stop together, the launcher waits
+  process.on('SIGINT', waitForRanks);
   const first = o.nodeRank * o.nproc;
   let failure: { rank: number; status: number } | null = null;
   const statuses = await Promise.all(
@@ -149,9 +151,12 @@ export async function launchRanks(options: LaunchOptions): Promise<number> {
       });
     }),
   );
+  process.off('SIGINT', waitForRanks);
   const failed = failure as { rank: number; status: number } | null;
   return failed ? failed.status : (statuses.find((s) => s !== 0) ?? 0);
 }
+
+function waitForRanks(): void {}
 
 /** SIGTERM to every rank still running, SIGKILL to those still there after `graceMs`. */
 function stopOthers(children: readonly ChildProcess[], failed: ChildProcess, graceMs: number): void {

@@ -6,7 +6,10 @@ import { mergeConfig, readConfigFile } from '../train/config.ts';
 import { checkOutputFolder } from '../output/check.ts';
 import { runTraining } from '../train/run.ts';
 import { checkResumable } from '../train/run-folder.ts';
+import { processGroupOptionsFromEnv, type ProcessGroupOptions } from '../engine/distributed.ts';
+import { KneesegError } from '../errors.ts';
 import { trainProgress } from './progress.ts';
+import { kneesegCommand, launchRanks, withoutLaunchFlags } from './launch.ts';
 
 interface TrainFlags {
   data: string;
@@ -22,7 +25,16 @@ interface TrainFlags {
   overwrite?: boolean;
   size?: string;
   threads?: string;
+  nproc?: string;
+  nnodes?: string;
+  nodeRank?: string;
+  masterAddr?: string;
+  masterPort?: string;
+  distTimeout?: string;
 }
+
+/** Seconds a rank waits for the others in a collective before it gives up (training default). */
+const DEFAULT_DIST_TIMEOUT_S = 120;
 
 const int = (s: string | undefined) => (s === undefined ? undefined : Number(s));
 
@@ -63,39 +75,108 @@ export function trainCommand(program: Command): void {
     .option('--threads <n>', 'libtorch threads')
     .option('--resume', 'continue from RUN/checkpoints/last.safetensors')
     .option('--overwrite', 'replace the run the --out folder holds (refused without it)')
-    .action(async (f: TrainFlags) => {
-      checkOutputFolder(f.out, '--out');
-      if (f.resume) checkResumable(f.out);
-      let cfg: Record<string, unknown> = {};
-      if (f.resume && existsSync(join(f.out, 'config.json')))
-        cfg = readConfigFile(join(f.out, 'config.json'));
-      if (f.config) cfg = mergeConfig(cfg, readConfigFile(f.config));
-      cfg = mergeConfig(cfg, flagsToConfig(f));
-      let interrupted = false;
-      const onSigint = () => {
-        if (interrupted) process.exit(130);
-        interrupted = true;
-        console.error(
-          '\nkneeseg: stopping after this step (checkpoint will be written); Ctrl-C again to abort',
-        );
-      };
-      process.on('SIGINT', onSigint);
-      try {
-        const r = await runTraining(cfg, {
-          out: f.out,
-          resume: Boolean(f.resume),
-          overwrite: Boolean(f.overwrite),
-          listener: trainProgress(),
-          stopRequested: () => interrupted,
-        });
-        console.log(
-          `model: ${join(f.out, 'model.safetensors')} (best ${r.summary.selection === 'dice' ? 'mean validation Dice' : 'EMA-VL'} at epoch ${r.summary.best_epoch})`,
-        );
-        if (interrupted) process.exitCode = 130;
-        // stopped by non-finite losses: the run failed, whatever model it kept
-        else if (r.result.state.nanStreak >= r.config.nanTolerance) process.exitCode = 1;
-      } finally {
-        process.off('SIGINT', onSigint);
+    .option('--nproc <n>', 'data-parallel: start n processes on this machine (each a share of the cores)')
+    .option('--nnodes <n>', 'data-parallel: machines in the job (each runs the same command)')
+    .option('--node-rank <i>', "data-parallel: this machine's index, 0 for the one holding the run folder")
+    .option('--master-addr <host>', 'data-parallel: the address of node 0 (default 127.0.0.1)')
+    .option('--master-port <port>', 'data-parallel: the rendezvous port on node 0')
+    .option(
+      '--dist-timeout <s>',
+      'data-parallel: seconds a rank waits for the others before it stops with an error',
+      String(DEFAULT_DIST_TIMEOUT_S),
+    )
+    .action(async (f: TrainFlags, cmd: Command) => {
+      if (launcherFlagsGiven(f)) {
+        process.exitCode = await launch(f, cmd);
+        return;
       }
+      const distributed = rankOptions(f);
+      if ((distributed?.rank ?? 0) === 0) await trainHere(f, distributed);
+      else await trainOtherRank(f, distributed!);
     });
+}
+
+const launcherFlagsGiven = (f: TrainFlags): boolean =>
+  [f.nproc, f.nnodes, f.nodeRank, f.masterAddr, f.masterPort].some((v) => v !== undefined);
+
+/** Starts this machine's ranks, each running this command without the launcher's flags. */
+async function launch(f: TrainFlags, cmd: Command): Promise<number> {
+  // commander keeps the command line it parsed on the program (untyped): argv[2] on are our arguments
+  const raw = (cmd.parent as { rawArgs?: string[] } | null)?.rawArgs ?? process.argv;
+  return launchRanks({
+    nproc: Number(f.nproc ?? 1),
+    nnodes: int(f.nnodes),
+    nodeRank: int(f.nodeRank),
+    masterAddr: f.masterAddr,
+    masterPort: int(f.masterPort),
+    command: kneesegCommand(withoutLaunchFlags(raw.slice(2))),
+  });
+}
+
+/** Inside a rank (torchrun's variables with WORLD_SIZE > 1): its place in the group. */
+function rankOptions(f: TrainFlags): ProcessGroupOptions | undefined {
+  const env = processGroupOptionsFromEnv();
+  if (env === null || env.worldSize <= 1) return undefined;
+  const seconds = Number(f.distTimeout ?? DEFAULT_DIST_TIMEOUT_S);
+  if (!(seconds > 0)) throw new KneesegError(`--dist-timeout ${f.distTimeout}: give a number of seconds > 0`);
+  return { ...env, timeoutMs: Math.round(seconds * 1000) };
+}
+
+/** One process, or rank 0: owns the run folder and the terminal. */
+async function trainHere(f: TrainFlags, distributed: ProcessGroupOptions | undefined): Promise<void> {
+  checkOutputFolder(f.out, '--out');
+  if (f.resume) checkResumable(f.out);
+  let cfg: Record<string, unknown> = {};
+  if (f.resume && existsSync(join(f.out, 'config.json'))) cfg = readConfigFile(join(f.out, 'config.json'));
+  if (f.config) cfg = mergeConfig(cfg, readConfigFile(f.config));
+  cfg = mergeConfig(cfg, flagsToConfig(f));
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    console.error('\nkneeseg: stopping after this step (checkpoint will be written); Ctrl-C again to abort');
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const r = await runTraining(cfg, {
+      out: f.out,
+      resume: Boolean(f.resume),
+      overwrite: Boolean(f.overwrite),
+      listener: trainProgress(),
+      stopRequested: () => interrupted,
+      distributed,
+    });
+    console.log(
+      `model: ${join(f.out, 'model.safetensors')} (best ${r.summary.selection === 'dice' ? 'mean validation Dice' : 'EMA-VL'} at epoch ${r.summary.best_epoch})`,
+    );
+    if (interrupted) process.exitCode = 130;
+    // stopped by non-finite losses: the run failed, whatever model it kept
+    else if (r.result.state.nanStreak >= r.config.nanTolerance) process.exitCode = 1;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+/**
+ * A rank > 0: prints nothing but errors, and takes rank 0's configuration and checkpoint, so it needs
+ * neither the config file nor the run folder (the machine may not hold it). A Ctrl-C reaches every
+ * rank; rank 0 decides the stop.
+ */
+async function trainOtherRank(f: TrainFlags, distributed: ProcessGroupOptions): Promise<void> {
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+  };
+  process.on('SIGINT', onSigint);
+  try {
+    const r = await runTraining(
+      {},
+      { out: f.out, resume: Boolean(f.resume), stopRequested: () => interrupted, distributed },
+    );
+    if (interrupted) process.exitCode = 130;
+    else if (r.result.state.nanStreak >= r.config.nanTolerance) process.exitCode = 1;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
 }

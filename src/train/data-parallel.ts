@@ -27,7 +27,7 @@ import { hashSeed, mulberry32, shuffle } from '../data/random.ts';
 import type { SamplerBatch, SamplerConfig } from '../data/sampler.ts';
 
 /** Where small bookkeeping tensors must live to travel: NCCL moves CUDA tensors only. */
-function commDevice(pg: ProcessGroup): string {
+export function commDevice(pg: ProcessGroup): string {
   return pg.backend === 'nccl' ? 'cuda' : 'cpu';
 }
 
@@ -230,30 +230,57 @@ export function shardBatch(batch: SamplerBatch, rank: number, worldSize: number)
   };
 }
 
+/** The key that marks a non-finite number in a decision's JSON (plain JSON writes NaN and Infinity as null). */
+const NON_FINITE = '$nonFinite';
+
+/** JSON with NaN, Infinity and -Infinity kept as `{"$nonFinite": "NaN"}` and so on. */
+export function encodeDecision(value: unknown): string | undefined {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    typeof v === 'number' && !Number.isFinite(v) ? { [NON_FINITE]: String(v) } : v,
+  );
+}
+
+/** The inverse of `encodeDecision`. */
+export function decodeDecision<T>(text: string): T {
+  return JSON.parse(text, (_key, v: unknown) => {
+    if (v === null || typeof v !== 'object' || Array.isArray(v)) return v;
+    const keys = Object.keys(v);
+    const tag = (v as Record<string, unknown>)[NON_FINITE];
+    return keys.length === 1 && typeof tag === 'string' ? Number(tag) : v;
+  }) as T;
+}
+
 /**
- * Rank `root`'s decision (stop, switch stage, a new best model: any JSON value) on every rank, so
- * that ranks never diverge on control flow. Every rank calls it at the same point; the others'
- * `decision` is ignored. Two broadcasts: the length, then the UTF-8 bytes.
+ * Rank `root`'s decision (stop, switch stage, a new best model: any JSON value, whose numbers may be
+ * NaN or +-Infinity: a diverged loss, no best score yet) on every rank, so that ranks never diverge on
+ * control flow. Every rank calls it at the same point; the others' `decision` is ignored. Two
+ * broadcasts: the length, then the UTF-8 bytes.
  */
 export function broadcastDecision<T>(pg: ProcessGroup, decision: T | undefined, root = 0): T {
   let bytes = new Uint8Array(0);
   if (pg.rank === root) {
-    const text = JSON.stringify(decision);
+    const text = encodeDecision(decision);
     if (text === undefined) throw new TypeError('broadcastDecision: the decision must be a JSON value');
     // a copy, as the other ranks receive: the caller's object is never shared
-    if (pg.worldSize === 1) return JSON.parse(text) as T;
+    if (pg.worldSize === 1) return decodeDecision<T>(text);
     bytes = new TextEncoder().encode(text);
   }
+  return decodeDecision<T>(new TextDecoder().decode(broadcastBytes(pg, bytes, root)));
+}
+
+/** `root`'s bytes on every rank (the others' `bytes` are ignored): the length, then the payload. */
+export function broadcastBytes(pg: ProcessGroup, bytes: Uint8Array, root = 0): Uint8Array {
   return scope(() => {
     const device = commDevice(pg);
     const length = tensor([bytes.length], [1], { dtype: 'int64', device });
     pg.broadcast(length, root);
     const n = length.item();
+    if (n === 0) return new Uint8Array(0);
     const payload =
       pg.rank === root
         ? tensor(bytes, [n], { dtype: 'uint8', device })
         : zeros([n], { dtype: 'uint8', device });
     pg.broadcast(payload, root);
-    return JSON.parse(new TextDecoder().decode(payload.data() as Uint8Array)) as T;
+    return (pg.rank === root ? bytes : (payload.data() as Uint8Array)).slice();
   });
 }

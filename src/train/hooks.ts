@@ -1,7 +1,8 @@
 /**
- * The two points where data-parallel training (src/train/data-parallel.ts) joins the loop, the way
- * PyTorch's DDP and MONAI's engine handlers do; for one process both are no-ops. (The non-finite skip
- * in src/train/step.ts is a third point: every rank must skip together, before backward.)
+ * The points where data-parallel training (src/train/data-parallel.ts, distributed-run.ts) joins the
+ * loop, the way PyTorch's DDP and MONAI's engine handlers do; for one process all are no-ops. The
+ * third, `reduceLosses`, is the non-finite skip of src/train/step.ts: every rank must skip together,
+ * before backward.
  */
 import type { Tensor } from '../engine/index.ts';
 
@@ -20,6 +21,12 @@ export interface TrainHooks {
    * JSON round trip turns into null: the broadcast must keep them.
    */
   decide<D>(decision: D): D;
+  /**
+   * After the forward pass, before the skip test: the loss terms every rank acts on and logs. A
+   * data-parallel run returns their mean over ranks, which is non-finite wherever any rank's is, so a
+   * step one rank cannot take is skipped by all. Absent: the rank's own values.
+   */
+  reduceLosses?(values: Record<string, number>): Record<string, number>;
 }
 
 export const singleProcessHooks: TrainHooks = {

@@ -3,9 +3,11 @@
  * and splits the dataset, prepares the slices, builds the method's networks, trains, and writes
  * RUN/summary.json. Everything a run decided is written next to its results (nnU-Net's habit).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { manualSeed } from '../engine/index.ts';
+import { ProcessGroup, type ProcessGroupOptions } from '../engine/distributed.ts';
 import { KneesegError } from '../errors.ts';
 import { defaultKneeTree, readLabelTree, type LabelTree } from '../hierarchy/tree.ts';
 import { buildModel } from '../models/registry.ts';
@@ -17,7 +19,15 @@ import { openTrainingData, type OpenedTrainingData } from './slice-data.ts';
 import { recordRunSplit, runSplitOf } from './run-split.ts';
 import { train, writeJson, type TrainResult } from './trainer.ts';
 import type { TrainListener } from './events.ts';
-import { explainOutOfMemory, openRunFolder } from './run-folder.ts';
+import { explainOutOfMemory, openRunFolder, type RunFolder } from './run-folder.ts';
+import {
+  agreeToStart,
+  collective,
+  dataParallelTraining,
+  globalBatchConfig,
+  joinGroup,
+  shardedData,
+} from './distributed-run.ts';
 
 export interface RunOptions {
   out: string;
@@ -27,7 +37,18 @@ export interface RunOptions {
   overwrite?: boolean;
   listener?: TrainListener;
   stopRequested?: () => boolean;
+  /**
+   * Data-parallel training: this process's place in a group of `worldSize` (see distributed-run.ts),
+   * as options (the group is joined and left here) or a joined group (the caller's to close); absent
+   * or a world of one: one process. Every rank calls runTraining; rank 0's input, resolved
+   * configuration and run folder count, the other ranks' are ignored.
+   */
+  distributed?: ProcessGroupOptions | ProcessGroup;
+  /** rank > 0: the folder its loop writes to (default: a temporary folder, removed afterwards) */
+  rankFolder?: string;
 }
+
+type RunResult = { config: TrainConfig; result: TrainResult; summary: RunSummary };
 
 export interface RunSummary {
   method: string;
@@ -50,15 +71,21 @@ export interface RunSummary {
   test_cases: string[];
 }
 
-export async function runTraining(
-  input: unknown,
-  o: RunOptions,
-): Promise<{ config: TrainConfig; result: TrainResult; summary: RunSummary }> {
+export async function runTraining(input: unknown, o: RunOptions): Promise<RunResult> {
+  if (o.distributed && o.distributed.worldSize > 1) return runDataParallel(input, o, o.distributed);
+  const config = checkedConfig(input);
+  return inRunFolder(openRunFolder(o.out, o), config, () => runIn(config, o, null));
+}
+
+function checkedConfig(input: unknown): TrainConfig {
   const config = parseConfig(input);
   if (!config.data.dir) throw new KneesegError('no dataset: give --data DIR (a folder in nnU-Net layout)');
-  const folder = openRunFolder(o.out, o);
+  return config;
+}
+
+async function inRunFolder(folder: RunFolder, config: TrainConfig, run: () => Promise<RunResult>) {
   try {
-    return await runIn(config, o);
+    return await run();
   } catch (err) {
     folder.discardIfEmpty(); // a run that failed before its first checkpoint leaves no stub folder
     throw explainOutOfMemory(err, config);
@@ -67,19 +94,54 @@ export async function runTraining(
   }
 }
 
-async function runIn(
-  config: TrainConfig,
+/** One rank of a data-parallel run: rank 0 owns the run folder, the others a scratch folder. */
+async function runDataParallel(
+  input: unknown,
   o: RunOptions,
-): Promise<{ config: TrainConfig; result: TrainResult; summary: RunSummary }> {
+  group: ProcessGroupOptions | ProcessGroup,
+): Promise<RunResult> {
+  const pg = group instanceof ProcessGroup ? group : joinGroup(group);
+  try {
+    if (pg.rank !== 0) return await runOtherRank(pg, o);
+    let config: TrainConfig;
+    let folder: RunFolder;
+    try {
+      config = checkedConfig(input);
+      folder = openRunFolder(o.out, o);
+    } catch (err) {
+      agreeToStart(pg, { error: err instanceof Error ? err.message : String(err) });
+      throw err;
+    }
+    agreeToStart(pg, { config });
+    return await inRunFolder(folder, config, () => runIn(config, o, pg));
+  } finally {
+    if (pg !== group) pg.close();
+  }
+}
+
+async function runOtherRank(pg: ProcessGroup, o: RunOptions): Promise<RunResult> {
+  const config = agreeToStart(pg, null)!;
+  const out = o.rankFolder ?? mkdtempSync(join(tmpdir(), `kneeseg-rank${pg.rank}-`));
+  try {
+    return await runIn(config, { ...o, out, overwrite: false, listener: undefined }, pg);
+  } finally {
+    if (o.rankFolder === undefined) rmSync(out, { recursive: true, force: true });
+  }
+}
+
+async function runIn(config: TrainConfig, o: RunOptions, pg: ProcessGroup | null): Promise<RunResult> {
   const configPath = join(o.out, 'config.json');
   if (o.resume && existsSync(configPath)) checkResumable(config, configPath);
   writeJson(configPath, config);
   manualSeed(config.seed);
 
   const tree = config.data.tree === null ? defaultKneeTree() : readLabelTree(config.data.tree);
-  const data = await openTrainingData(config, tree);
+  // data-parallel: the data side draws global batches, each rank trains on its part
+  const loopConfig = pg ? globalBatchConfig(config, pg.worldSize) : config;
+  const opened = await openTrainingData(loopConfig, tree);
   try {
-    recordRunSplit(o.out, runSplitOf(data.split, config), o.resume === true);
+    recordRunSplit(o.out, runSplitOf(opened.split, config), o.resume === true);
+    const data = pg ? shardedData(opened, pg) : opened;
     const imageSize = config.data.size;
     const method = createMethod(
       config.method.name,
@@ -92,7 +154,7 @@ async function runIn(
       config.method.options,
     );
     const result = await train({
-      config,
+      config: loopConfig,
       method,
       data,
       tree,
@@ -101,13 +163,16 @@ async function runIn(
       resume: o.resume,
       listener: o.listener,
       stopRequested: o.stopRequested,
-      modelMetadata: modelMetadataOf(config, method, tree, data),
+      modelMetadata: modelMetadataOf(config, method, tree, opened),
+      ...(pg ? dataParallelTraining(pg, method, o) : {}),
     });
     const summary = summaryOf(config, result, method.predictor.parameterCount(), data.split);
     writeJson(join(o.out, 'summary.json'), summary);
+    // the other ranks end once rank 0's run folder is complete
+    if (pg) collective(pg, () => pg.barrier());
     return { config, result, summary };
   } finally {
-    await data.close();
+    await opened.close();
   }
 }
 

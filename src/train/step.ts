@@ -55,8 +55,9 @@ export function trainStep(p: StepParts, batch: SliceBatch, ctx: StepContext): St
     p.optimizer.zeroGrad();
     const before = noGrad(() => p.buffers.map((b) => b.clone()));
     const terms = p.method.step(toBatch(batch), ctx);
-    const v = Object.fromEntries(Object.entries(terms).map(([k, t]) => [k, (t as Tensor).item()]));
+    const own = Object.fromEntries(Object.entries(terms).map(([k, t]) => [k, (t as Tensor).item()]));
     // data-parallel: every rank must take the same branch here (a step non-finite on any rank is skipped on all)
+    const v = p.hooks.reduceLosses?.(own) ?? own;
     if (nonFinite(v).length === 0) {
       terms.total.backward();
       p.hooks.afterBackward(p.parameters);

@@ -14,12 +14,20 @@ import {
   broadcastParameters,
   shardIndices,
 } from '../../src/train/data-parallel.ts';
-import { TINY_SGD, TinyNet, tinyBatch, tinyData } from './distributed.ts';
+import {
+  bufferTensors,
+  dataParallelHooks,
+  startListener,
+  stateTensors,
+} from '../../src/train/distributed-run.ts';
+import { runTraining } from '../../src/train/run.ts';
+import { TINY_SGD, TinyNet, tinyBatch, tinyData, tinyTrainSteps } from './distributed.ts';
 
 const [scenario, rankArg, worldArg, configArg] = process.argv.slice(2);
 const rank = Number(rankArg);
 const worldSize = Number(worldArg);
 const config = JSON.parse(configArg ?? '{}') as Record<string, number>;
+const args = config as unknown as Record<string, unknown>;
 const timeoutMs = config.timeoutMs ?? 10_000;
 
 const say = (line: string) => writeSync(1, `${line}\n`);
@@ -164,10 +172,51 @@ function silent(pg: ProcessGroup): void {
   report({ closeMs: Date.now() - t });
 }
 
-const scenarios: Record<string, (pg: ProcessGroup) => void> = { collectives, sgd, killed, silent };
+/**
+ * trainStep with the data-parallel hooks on TinyNet: each rank starts elsewhere (the start broadcast
+ * must fix that) and trains on its part of each global batch; reports its parameters.
+ */
+function steps(pg: ProcessGroup): void {
+  E.manualSeed(100 + rank);
+  const net = new TinyNet();
+  startListener(pg, () => stateTensors({ net }))({
+    type: 'start',
+    totalIterations: 0,
+    startIteration: 0,
+    parameters: 0,
+    resumed: false,
+  });
+  const hooks = dataParallelHooks(pg, () => bufferTensors({ net }));
+  const out = tinyTrainSteps(net, { ...(args.steps as object), hooks, rank, worldSize } as never);
+  const buffers = bufferTensors({ net }).map((b) => b.toArray());
+  // a verdict's NaN and Infinity must survive the broadcast (plain JSON makes them null)
+  const d = hooks.decide(rank === 0 ? { a: Number.NaN, b: Infinity, c: [-Infinity, 1] } : null)!;
+  const kept = Number.isNaN(d.a) && d.b === Infinity && d.c[0] === -Infinity && d.c[1] === 1;
+  report({ ...out, buffers, decisionKept: kept });
+}
+
+/** runTraining on this rank (rank > 0 writes to `rankFolder`); the test compares the folders. */
+async function train(pg: ProcessGroup): Promise<void> {
+  const r = await runTraining(args.config, {
+    out: args.out as string,
+    resume: Boolean(args.resume),
+    distributed: pg,
+    rankFolder: args.rankFolder as string,
+  });
+  report({ iterations: r.result.state.iteration, stopped: r.result.state.stopped });
+}
+
+const scenarios: Record<string, (pg: ProcessGroup) => void | Promise<void>> = {
+  collectives,
+  sgd,
+  killed,
+  silent,
+  steps,
+  train,
+};
 
 port = await masterPort();
 const pg = join();
-scenarios[scenario!]!(pg);
+await scenarios[scenario!]!(pg);
 pg.close();
 process.exit(0);

@@ -9,6 +9,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as E from '../../src/engine/index.ts';
 import { mulberry32 } from '../../src/data/random.ts';
+import type { SliceBatch } from '../../src/train/batches.ts';
+import { shardSliceBatch } from '../../src/train/distributed-run.ts';
+import { singleProcessHooks, type TrainHooks } from '../../src/train/hooks.ts';
+import { trainStep, type StepParts } from '../../src/train/step.ts';
 
 const WORKER = fileURLToPath(new URL('./distributed-worker.ts', import.meta.url));
 
@@ -150,3 +154,85 @@ export function tinyBatch(
 }
 
 export const TINY_SGD = { lr: 0.1, momentum: 0.9 } as const;
+
+// ---- the trainer's step (src/train/step.ts) on the tiny model, with or without data-parallel hooks --
+
+export interface TinyStepsOptions {
+  /** the data-parallel hooks of this rank; absent: one process on the global batches */
+  hooks?: TrainHooks;
+  rank?: number;
+  worldSize?: number;
+  steps: number;
+  /** per-rank batch (even: half labelled, half unlabelled) */
+  perRankBatch: number;
+  n: number;
+  seed: number;
+  /** the loss is NaN at this iteration on this rank (the one-process reference: in its global batch) */
+  nanAt?: { rank: number; iteration: number };
+}
+
+/** The global batch of a step: W x B items, the first half labelled, as SliceData orders them. */
+export function tinyGlobalBatch(
+  data: { x: number[][]; y: number[] },
+  step: number,
+  size: number,
+): SliceBatch {
+  const image = new Float32Array(size * 5);
+  for (let k = 0; k < size; k++) {
+    const i = (step * size + k) % data.y.length;
+    image.set([...data.x[i]!, data.y[i]!], k * 5);
+  }
+  const numLabeled = size / 2;
+  return {
+    image,
+    label: new Uint8Array(numLabeled),
+    n: size,
+    numLabeled,
+    channels: 5,
+    height: 1,
+    width: 1,
+    spacing: [1, 1],
+  };
+}
+
+/**
+ * `steps` Adam steps of TinyNet through trainStep: this rank's part of each global batch
+ * (shardSliceBatch) when `hooks` are given, else the global batch itself. The net starts from the
+ * parameters in place (the caller seeds or broadcasts them).
+ */
+export function tinyTrainSteps(
+  net: TinyNet,
+  o: TinyStepsOptions,
+): { params: number[][]; skipped: number[]; losses: number[] } {
+  const rank = o.rank ?? 0;
+  const worldSize = o.worldSize ?? 1;
+  const data = tinyData(o.n, o.seed);
+  const optimizer = new E.Adam(net.parameters(), { lr: 0.01 });
+  const parts: StepParts = {
+    method: {
+      step: (batch, ctx) => {
+        const x = batch.image.reshape(batch.image.size(0), 5).to('float64');
+        const loss = net.loss(x.narrow(1, 0, 4), x.narrow(1, 4, 1));
+        const nan = o.nanAt && o.nanAt.iteration === ctx.iteration && (!o.hooks || o.nanAt.rank === rank);
+        return { total: nan ? loss.mul(Number.NaN) : loss };
+      },
+    },
+    optimizer,
+    parameters: net.parameters(),
+    buffers: [...net.namedBuffers()].map(([, b]) => b),
+    hooks: o.hooks ?? singleProcessHooks,
+    seed: o.seed,
+    head: null,
+  };
+  const skipped: number[] = [];
+  const losses: number[] = [];
+  for (let iteration = 0; iteration < o.steps; iteration++) {
+    const global = tinyGlobalBatch(data, iteration, o.perRankBatch * worldSize);
+    const batch = o.hooks ? shardSliceBatch(global, rank, worldSize) : global;
+    const out = trainStep(parts, batch, { iteration, maxIterations: o.steps, epoch: 0, stage: 1 });
+    if (out.bad.length) skipped.push(iteration);
+    losses.push(out.values.total!);
+  }
+  const params = net.parameters().map((p) => p.toArray());
+  return { params, skipped, losses };
+}
