@@ -36,7 +36,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { KNEE_LABELS } from '../../src/data/labels.ts';
 import { renderCase } from '../../src/data/synth/generate.ts';
 import { sampleSubject } from '../../src/data/synth/subject.ts';
-import { localThickness, type Shape3, type Spacing3 } from '../../src/infer/thickness.ts';
+import type { Shape3, Spacing3 } from '../../src/data/volume.ts';
+import { localThickness } from '../../src/infer/thickness.ts';
 import { localThicknessByPainting } from '../../test/helpers/thickness-painting.ts';
 
 const OAI_SHAPE: Shape3 = [160, 192, 192];

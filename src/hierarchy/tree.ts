@@ -10,6 +10,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { KNEE_CARTILAGES, type Cartilage } from '../data/cartilages.ts';
+import { KNEE_LABELS } from '../data/labels.ts';
 import { InputError } from '../errors.ts';
 
 export interface TreeNodeDefinition {
@@ -31,29 +33,26 @@ export const treeNodeSchema: z.ZodType<TreeNodeDefinition> = z.lazy(() =>
 export const labelTreeSchema = z.strictObject({ roots: z.array(treeNodeSchema).min(1) });
 export type LabelTreeDefinition = z.infer<typeof labelTreeSchema>;
 
+/** A cartilage leaf: its name is the plate's abbreviation, its value the plate's label value. */
+function cartilageLeaf(name: Cartilage['name']): { name: string; label: number } {
+  const plate = KNEE_CARTILAGES.find((c) => c.name === name)!;
+  return { name: plate.abbreviation, label: KNEE_LABELS[name] };
+}
+
 /** The default knee tree of METHOD.md section 2 (leaf values 1 DF, 2 FC, 3 TB, 4 TC, 5 PB, 6 PC). */
 export const KNEE_TREE: LabelTreeDefinition = {
   roots: [
     {
       name: 'PA',
-      children: [
-        { name: 'PB', label: 5 },
-        { name: 'PC', label: 6 },
-      ],
+      children: [{ name: 'PB', label: KNEE_LABELS.patella }, cartilageLeaf('patellar_cartilage')],
     },
     {
       name: 'T',
-      children: [
-        { name: 'TB', label: 3 },
-        { name: 'TC', label: 4 },
-      ],
+      children: [{ name: 'TB', label: KNEE_LABELS.tibia }, cartilageLeaf('tibial_cartilage')],
     },
     {
       name: 'F',
-      children: [
-        { name: 'DF', label: 1 },
-        { name: 'FC', label: 2 },
-      ],
+      children: [{ name: 'DF', label: KNEE_LABELS.femur }, cartilageLeaf('femoral_cartilage')],
     },
   ],
 };

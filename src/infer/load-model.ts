@@ -19,6 +19,7 @@ import { AXIS_BY_NAME, type PreprocessOptions } from '../data/preprocess.ts';
 import { InputError } from '../errors.ts';
 import { decodeFlat, decodeTree, nodeMarginals, type LabelTree } from '../hierarchy/index.ts';
 import { buildModel, type ModelConfig, type SegmentationNet } from '../models/registry.ts';
+import { foldBatchNorm } from '../models/fold-batchnorm.ts';
 import {
   checkModelFormat,
   decodeModelMetadata,
@@ -91,7 +92,8 @@ export function loadModel(path: string): LoadedModel {
       throw new InputError(file, `weights do not fit the model config (${(e as Error).message})`, FIX);
     }
     model.eval();
-    return loaded(file, model, contents);
+    // inference only from here: each conv + batch norm pair runs as one convolution
+    return loaded(file, foldBatchNorm(model, { inPlace: true }), contents);
   } finally {
     for (const t of tensors.values()) t.dispose();
   }

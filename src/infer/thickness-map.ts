@@ -3,10 +3,11 @@
  * axis onto the sagittal plane, i.e. the plate seen from the side, each pixel the largest thickness
  * on its left-right line, coloured with viridis and a labelled colour bar. Superior is up and
  * anterior left (the sagittal view of ITK-SNAP and 3D Slicer); pixels are square in mm.
- * Written with pngjs; the few glyphs of the scale come from a 3x5 bitmap font below because no font
- * can be assumed on the machine.
+ * The pixels are written with pngjs; the scale's labels take the figures' one text path (SVG
+ * rasterised by resvg in DejaVu Sans, src/data/figure-text.ts) and are blended in.
  */
 import { PNG } from 'pngjs';
+import { rasterizeSvg, svgText } from '../data/figure-text.ts';
 import { sagittalAxis } from '../data/preprocess.ts';
 import type { Geometry } from '../data/volume.ts';
 
@@ -97,35 +98,36 @@ export function viridis(t: number): [number, number, number] {
   return [0, 1, 2].map((k) => Math.round(a[k]! + f * (b[k]! - a[k]!))) as [number, number, number];
 }
 
-/** 3x5 glyphs, rows top to bottom, bits left to right */
-const FONT: Readonly<Record<string, readonly number[]>> = {
-  '0': [7, 5, 5, 5, 7],
-  '1': [2, 6, 2, 2, 7],
-  '2': [7, 1, 7, 4, 7],
-  '3': [7, 1, 7, 1, 7],
-  '4': [5, 5, 7, 1, 1],
-  '5': [7, 4, 7, 1, 7],
-  '6': [7, 4, 7, 5, 7],
-  '7': [7, 1, 1, 1, 1],
-  '8': [7, 5, 7, 5, 7],
-  '9': [7, 5, 7, 1, 7],
-  '.': [0, 0, 0, 0, 2],
-  m: [0, 0, 7, 7, 5],
-  ' ': [0, 0, 0, 0, 0],
-};
+/** Font size of the scale's labels, px. */
+const LABEL_PX = 12;
 
-function drawText(png: PNG, text: string, x0: number, y0: number, scale: number): void {
-  let x = x0;
-  for (const ch of text) {
-    const rows = FONT[ch] ?? FONT[' ']!;
-    for (let r = 0; r < 5; r++)
-      for (let b = 0; b < 3; b++) {
-        if (!((rows[r]! >> (2 - b)) & 1)) continue;
-        for (let dy = 0; dy < scale; dy++)
-          for (let dx = 0; dx < scale; dx++)
-            setPixel(png, x + b * scale + dx, y0 + r * scale + dy, [255, 255, 255]);
-      }
-    x += 4 * scale;
+interface Label {
+  readonly text: string;
+  /** left end and baseline, px */
+  readonly x: number;
+  readonly baseline: number;
+}
+
+/**
+ * Draws `labels` in white over `png`: rasterised on a transparent canvas of the PNG's size and
+ * blended in by their coverage, so the glyphs keep resvg's anti-aliasing.
+ */
+function drawLabels(png: PNG, labels: readonly Label[]): void {
+  const svg = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${png.width}" height="${png.height}">`,
+    ...labels.map((l) =>
+      svgText(`x="${l.x}" y="${l.baseline}" font-size="${LABEL_PX}" fill="white"`, l.text),
+    ),
+    '</svg>',
+  ].join('');
+  const text = PNG.sync.read(rasterizeSvg(svg).png);
+  for (let i = 0; i < png.width * png.height; i++) {
+    const a = text.data[4 * i + 3]! / 255;
+    if (a === 0) continue;
+    for (let k = 0; k < 3; k++) {
+      const o = 4 * i + k;
+      png.data[o] = Math.round((1 - a) * png.data[o]! + a * text.data[o]!);
+    }
   }
 }
 
@@ -149,9 +151,9 @@ export function thicknessPng(p: ThicknessProjection, maxMm?: number): Buffer {
     top = Math.max(0.5, Math.ceil(top * 2) / 2);
   }
   const pad = 8;
-  const scale = 2;
   const barW = 14;
-  const labelW = 4 * scale * 8;
+  // room for "10.0 mm" at LABEL_PX
+  const labelW = 72;
   const H = Math.max(p.height, 80) + 2 * pad;
   const W = p.width + 3 * pad + barW + labelW;
   const png = new PNG({ width: W, height: H });
@@ -169,7 +171,10 @@ export function thicknessPng(p: ThicknessProjection, maxMm?: number): Buffer {
     for (let c = 0; c < barW; c++) setPixel(png, bx + c, pad + r, rgb);
   }
   const lx = bx + barW + 4;
-  drawText(png, `${top.toFixed(1)} mm`, lx, pad, scale);
-  drawText(png, '0', lx, H - pad - 5 * scale, scale);
+  // the top label's digits start at the bar's top (cap height ~0.73 em), the 0 sits on its bottom
+  drawLabels(png, [
+    { text: `${top.toFixed(1)} mm`, x: lx, baseline: pad + Math.round(0.73 * LABEL_PX) },
+    { text: '0', x: lx, baseline: H - pad },
+  ]);
   return PNG.sync.write(png);
 }

@@ -65,12 +65,10 @@
  * has taken all of its ball in the slab. So the map does not depend on the threads; each slab pays
  * the per-ball constant of the balls that reach it.
  */
+import type { Shape3, Spacing3 } from '../data/volume.ts';
 import { squaredDistanceToForeground, type Mask } from '../image/edt.ts';
 import { percentileSorted } from '../image/percentile.ts';
 import { runPhaseChunks, startHelpers, thicknessThreads } from './thickness-threads.ts';
-
-export type Shape3 = readonly [number, number, number];
-export type Spacing3 = readonly [number, number, number];
 
 /** Relative slack for float comparisons of squared distances (the EDT may store them in float32). */
 const REL_EPS = 1e-6;

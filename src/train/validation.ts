@@ -4,6 +4,7 @@
  * applies its verdict (src/train/phases.ts).
  */
 import { noGrad, scope, tensor } from '../engine/index.ts';
+import { addLabelOverlaps, diceFromOverlap, type Overlap } from '../image/dice.ts';
 import type { Method, StepContext } from '../methods/method.ts';
 import type { SliceBatch, TrainingData } from './batches.ts';
 import type { TrainConfig } from './config.ts';
@@ -31,8 +32,8 @@ export interface ValidationSource {
 /** Validation loss (mean over batches) and Dice per structure pooled over all validation slices. */
 export function validate(v: ValidationSource, ctx: StepContext): Measured {
   const { method } = v;
-  const inter = new Map<number, number>();
-  const sizes = new Map<number, number>();
+  const labels = [...v.structureNames.keys()];
+  const overlaps = new Map<number, Overlap>();
   let lossSum = 0;
   let slices = 0;
   method.predictor.eval();
@@ -47,22 +48,16 @@ export function validate(v: ValidationSource, ctx: StepContext): Measured {
       const pred = noGrad(() => scope(() => predictLabels(method, b)));
       lossSum += loss * b.n;
       slices += b.n;
-      for (let i = 0; i < pred.length; i++) {
-        const p = pred[i]!;
-        const g = b.label[i]!;
-        if (p) sizes.set(p, (sizes.get(p) ?? 0) + 1);
-        if (g) sizes.set(g, (sizes.get(g) ?? 0) + 1);
-        if (p && p === g) inter.set(p, (inter.get(p) ?? 0) + 1);
-      }
+      addLabelOverlaps(pred, b.label, labels, overlaps);
     }
   } finally {
     for (const m of all) m.train();
     method.predictor.train();
   }
   const dice: Record<string, number> = {};
+  // pooled over every slice; a structure absent from both prediction and truth scores 1
   for (const [value, name] of v.structureNames) {
-    const s = sizes.get(value) ?? 0;
-    dice[name] = s === 0 ? 1 : (2 * (inter.get(value) ?? 0)) / s;
+    dice[name] = diceFromOverlap(overlaps.get(value) ?? { pred: 0, gt: 0, both: 0 });
   }
   return { loss: slices ? lossSum / slices : NaN, dice };
 }

@@ -5,7 +5,7 @@
  * voxel: O(sum of the ridge balls' volumes).
  */
 import { squaredDistanceToForeground, type Mask } from '../../src/image/edt.ts';
-import type { Shape3, Spacing3 } from '../../src/infer/thickness.ts';
+import type { Shape3, Spacing3 } from '../../src/data/volume.ts';
 
 const REL_EPS = 1e-6;
 

@@ -7,6 +7,8 @@ import { legalStates, stateLabels } from '../../src/hierarchy/states.ts';
 import { labelsToObservations, nodeTargets, observedAt } from '../../src/hierarchy/targets.ts';
 import { legalAssignments, bruteTargets } from './brute.ts';
 import { deepTree } from './fixtures.ts';
+import { KNEE_CARTILAGES } from '../../src/data/cartilages.ts';
+import { KNEE_LABELS } from '../../src/data/labels.ts';
 
 test('the knee tree has 9 nodes, 6 leaves with the values of METHOD.md, and 7 legal states', () => {
   const tree = defaultKneeTree();
@@ -22,6 +24,15 @@ test('the knee tree has 9 nodes, 6 leaves with the values of METHOD.md, and 7 le
   // {F, FC} is the state written as label 2
   const s = stateLabels(tree).indexOf(2);
   assert.deepEqual(legalStates(tree)[s], [0, 0, 0, 0, 0, 0, 1, 0, 1]);
+});
+
+test("the knee tree's cartilage leaves are the plates' abbreviations with their label values", () => {
+  const tree = defaultKneeTree();
+  for (const c of KNEE_CARTILAGES) {
+    const leaf = tree.nodes.find((n) => n.name === c.abbreviation)!;
+    assert.ok(tree.leaves.includes(leaf.index), c.abbreviation);
+    assert.equal(leaf.label, KNEE_LABELS[c.name]);
+  }
 });
 
 test('legal states equal the brute-force legal subset of all 2^K assignments (knee and deep tree)', () => {

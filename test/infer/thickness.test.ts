@@ -6,9 +6,8 @@ import {
   plateThickness,
   ridgeCentres,
   thicknessStats,
-  type Shape3,
-  type Spacing3,
 } from '../../src/infer/thickness.ts';
+import type { Shape3, Spacing3 } from '../../src/data/volume.ts';
 import { mulberry32 } from '../../src/data/random.ts';
 import { localThicknessByPainting } from '../helpers/thickness-painting.ts';
 

@@ -3,18 +3,14 @@
  * (README figure, visual checks). Displayed the radiological way: superior up, anterior left.
  */
 import { PNG } from 'pngjs';
+import { structureColors, type Rgb } from '../palette.ts';
 import type { Volume } from '../volume.ts';
+import { SYNTH_LABELS } from './tissues.ts';
 
-/** Overlay colours per label value (RGB): femur, FC, tibia, TC, patella, PC. */
-export const LABEL_COLOURS: readonly (readonly [number, number, number])[] = [
-  [0, 0, 0],
-  [70, 130, 220],
-  [250, 200, 40],
-  [60, 190, 110],
-  [240, 80, 60],
-  [170, 90, 220],
-  [40, 220, 230],
-];
+/** Overlay colour and name per label value: the figures' palette. */
+const STRUCTURES = structureColors(SYNTH_LABELS);
+/** a label value that is not a synthetic structure */
+const UNKNOWN: Rgb = [255, 255, 255];
 
 export interface SliceFigureOptions {
   /** index along x (the sagittal slice) */
@@ -54,8 +50,9 @@ export function sliceFigurePng(image: Volume, label: Volume, opts: SliceFigureOp
       const right = left + w * 4;
       png.data[left] = png.data[left + 1] = png.data[left + 2] = g;
       png.data[left + 3] = 255;
-      const a = l === 0 ? 0 : l % 2 === 0 ? 0.9 : alpha;
-      const col = LABEL_COLOURS[l] ?? [255, 255, 255];
+      const s = STRUCTURES.get(l);
+      const a = l === 0 ? 0 : s?.name.endsWith('_cartilage') ? 0.9 : alpha;
+      const col = s?.color ?? UNKNOWN;
       for (let k = 0; k < 3; k++) png.data[right + k] = Math.round((1 - a) * g + a * col[k]!);
       png.data[right + 3] = 255;
     }

@@ -1,12 +1,13 @@
 /**
  * Pixel images for the figures drawn voxel by voxel (slice montages, surface renderings), encoded
  * with pngjs, and their composition into a titled grid. The grid is laid out as SVG and rasterised
- * by resvg (figure.ts's rasterizeSvg, the one text path of the figures), so titles and legends get
+ * by resvg (src/data/figure-text.ts, the one text path of the figures), so titles and legends get
  * real text rendering without a canvas library.
  */
 import { PNG } from 'pngjs';
+import { rasterizeSvg, svgText as text } from '../../data/figure-text.ts';
 import type { Rgb } from '../../data/palette.ts';
-import { FIGURE_FONT, rasterizeSvg, type Figure } from './figure.ts';
+import type { Figure } from './figure.ts';
 
 /** An RGB image, row-major from the top-left. */
 export class RgbImage {
@@ -46,10 +47,6 @@ export interface LegendEntry {
   readonly color: Rgb;
 }
 
-const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-/** An SVG text element in the figure font; `attrs` places and sizes it. */
-const text = (attrs: string, s: string) =>
-  `<text ${attrs} font-family="${FIGURE_FONT}, sans-serif">${esc(s)}</text>`;
 const hex = (c: Rgb) => `#${c.map((v) => v.toString(16).padStart(2, '0')).join('')}`;
 
 /** Panels in rows (each with a title above it), a figure title and an optional colour legend below. */

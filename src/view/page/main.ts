@@ -25,21 +25,11 @@ import {
   type ThicknessResult,
   type ViewCase,
 } from '../api.ts';
+// the figures' palette (no Node imports, so esbuild can bundle it for the browser)
+import { structureColors, type Rgb } from '../../data/palette.ts';
 
 type Mode = 'view' | 'paint' | 'erase';
 type Vec3 = [number, number, number];
-
-/** Colours of label values 1, 2, ... (bone muted, cartilage bright, as in the report figures). */
-const PALETTE: readonly [number, number, number][] = [
-  [190, 170, 140],
-  [230, 60, 60],
-  [140, 170, 200],
-  [60, 130, 240],
-  [170, 190, 140],
-  [250, 200, 40],
-  [200, 100, 220],
-  [80, 210, 200],
-];
 
 const $ = <T extends HTMLElement>(id: string): T => {
   const el = document.getElementById(id);
@@ -68,6 +58,7 @@ const fmt = (x: number | null | undefined, digits = 1): string =>
 interface Structure {
   readonly name: string;
   readonly value: number;
+  readonly color: Rgb;
   visible: boolean;
   opacity: number;
 }
@@ -143,8 +134,8 @@ function colormapLabel(): {
   labels: string[];
 } {
   const cm = { R: [0], G: [0], B: [0], A: [0], I: [0], labels: ['background'] };
-  for (const [k, s] of state.structures.entries()) {
-    const [r, g, b] = PALETTE[k % PALETTE.length]!;
+  for (const s of state.structures) {
+    const [r, g, b] = s.color;
     cm.R.push(r);
     cm.G.push(g);
     cm.B.push(b);
@@ -173,7 +164,7 @@ function renderStructureControls(): void {
   box.replaceChildren();
   const pen = $<HTMLSelectElement>('pen-structure');
   pen.replaceChildren();
-  for (const [k, s] of state.structures.entries()) {
+  for (const s of state.structures) {
     const row = document.createElement('div');
     row.className = 'structure';
     const check = document.createElement('input');
@@ -188,7 +179,7 @@ function renderStructureControls(): void {
     const name = document.createElement('span');
     const swatch = document.createElement('span');
     swatch.className = 'swatch';
-    const [r, g, b] = PALETTE[k % PALETTE.length]!;
+    const [r, g, b] = s.color;
     swatch.style.background = `rgb(${r},${g},${b})`;
     swatch.style.display = 'inline-block';
     name.append(swatch, ` ${s.name}`);
@@ -809,10 +800,14 @@ async function start(): Promise<void> {
   const list = await getJson<CaseList>('/api/cases');
   state.list = list;
   $('title').textContent = `${list.kind}: ${list.title}`;
-  state.structures = Object.entries(list.labels)
-    .filter(([name]) => name !== 'background')
-    .sort((a, b) => a[1] - b[1])
-    .map(([name, value]) => ({ name, value, visible: true, opacity: 0.7 }));
+  // in label order, background left out; coloured as in the report figures
+  state.structures = [...structureColors(list.labels)].map(([value, { name, color }]) => ({
+    name,
+    value,
+    color,
+    visible: true,
+    opacity: 0.7,
+  }));
   renderStructureControls();
   setupRunChoice(list);
   renderTable();

@@ -9,8 +9,10 @@ import { readVolume } from '../../../src/data/io/index.ts';
 import { writeSynthCohort } from '../../../src/data/synth/cohort.ts';
 import { renderCase } from '../../../src/data/synth/generate.ts';
 import { caseSeed } from '../../../src/data/synth/job.ts';
-import { LABEL_COLOURS, sliceFigurePng } from '../../../src/data/synth/render.ts';
+import { structureColors } from '../../../src/data/palette.ts';
+import { sliceFigurePng } from '../../../src/data/synth/render.ts';
 import { sampleSubject } from '../../../src/data/synth/subject.ts';
+import { SYNTH_LABELS } from '../../../src/data/synth/tissues.ts';
 import { sameGeometry } from '../../../src/data/volume.ts';
 import { InputError, OutputError } from '../../../src/errors.ts';
 import { diskWithFreeBytes, simulateDisk } from '../../../src/output/atomic.ts';
@@ -72,17 +74,22 @@ test('the slice figure shows grey values left and label colours right', () => {
   const png = PNG.sync.read(sliceFigurePng(c.image, c.label, { slice: 6, zoom: 2 }));
   assert.equal(png.width, 2 * 40 * 2);
   assert.equal(png.height, 40 * 2);
-  // find a femur pixel: its right half is tinted blue, its left half grey
+  // a femur pixel: grey on the left; on the right the grey blended with the figures' femur colour
+  // at the default bone opacity 0.45
+  const femur = structureColors(SYNTH_LABELS).get(SYNTH_LABELS.femur)!.color;
   const [nx, ny, nz] = c.label.shape;
   let found = false;
   for (let z = 0; z < nz && !found; z++)
     for (let y = 0; y < ny && !found; y++) {
-      if (c.label.data[6 + nx * (y + ny * z)] !== 1) continue;
+      if (c.label.data[6 + nx * (y + ny * z)] !== SYNTH_LABELS.femur) continue;
       const r = (nz - 1 - z) * 2;
       const left = (r * png.width + y * 2) * 4;
       const right = left + 40 * 2 * 4;
-      assert.equal(png.data[left], png.data[left + 2]);
-      assert.ok(png.data[right + 2]! > png.data[right]! || LABEL_COLOURS[1]![2] < LABEL_COLOURS[1]![0]);
+      const g = png.data[left]!;
+      assert.equal(png.data[left + 1], g);
+      assert.equal(png.data[left + 2], g);
+      for (let k = 0; k < 3; k++)
+        assert.equal(png.data[right + k], Math.round((1 - 0.45) * g + 0.45 * femur[k]!));
       found = true;
     }
   assert.ok(found);
