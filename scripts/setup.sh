@@ -11,6 +11,8 @@ need_apt=()
 dpkg -s libtorch-dev >/dev/null 2>&1 || need_apt+=(libtorch-dev)
 # Gloo's headers: libtorch's c10d ProcessGroupGloo.hpp includes them (distributed data-parallel training)
 dpkg -s libgloo-dev >/dev/null 2>&1 || need_apt+=(libgloo-dev)
+# DejaVu Sans: the one font of every figure's text and the thickness maps' scale (src/data/figure-text.ts)
+dpkg -s fonts-dejavu-core >/dev/null 2>&1 || need_apt+=(fonts-dejavu-core)
 # PyTorch from Debian: the reference for parity checks and benchmarks (same libtorch)
 dpkg -s python3-torch >/dev/null 2>&1 || need_apt+=(python3-torch python3-numpy python3-scipy)
 command -v g++ >/dev/null 2>&1 || need_apt+=(g++ make python3)
@@ -36,7 +38,7 @@ if [ ! -f "$addon" ] || [ -n "$(find native/src native/binding.gyp -newer "$addo
     exit 1
   }
 fi
-if [ ! -f dist/view/app.js ] || [ -n "$(find src/view -newer dist/view/app.js 2>/dev/null)" ]; then
+if [ ! -f dist/view/app.js ] || [ -n "$(find src/view src/data/palette.ts -newer dist/view/app.js 2>/dev/null)" ]; then
   echo "setup: bundling the viewer page (npm run build:view)"
   npm run --silent build:view >/dev/null
 fi

@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url';
 /** src/view/page: index.html, style.css and the script's sources. */
 export const PAGE_DIR = fileURLToPath(new URL('./page', import.meta.url));
 /** Where `npm run build:view` writes app.js. */
+/** modules outside page/ that the page imports (esbuild bundles them in) */
+const PAGE_IMPORTS = [fileURLToPath(new URL('../data/palette.ts', import.meta.url))];
 export const DEFAULT_BUNDLE_DIR = fileURLToPath(new URL('../../dist/view', import.meta.url));
 export const BUNDLE_FILE = 'app.js';
 
@@ -37,5 +39,11 @@ export function bundleIsStale(out: string = DEFAULT_BUNDLE_DIR): boolean {
   const file = join(out, BUNDLE_FILE);
   if (!existsSync(file)) return true;
   const built = statSync(file).mtimeMs;
-  return readdirSync(PAGE_DIR).some((f) => f.endsWith('.ts') && statSync(join(PAGE_DIR, f)).mtimeMs > built);
+  const sources = [
+    ...readdirSync(PAGE_DIR)
+      .filter((f) => f.endsWith('.ts'))
+      .map((f) => join(PAGE_DIR, f)),
+    ...PAGE_IMPORTS,
+  ];
+  return sources.some((f) => statSync(f).mtimeMs > built);
 }
