@@ -60,7 +60,7 @@ function writeModel(dir: string, backbone: 'unet' | 'medt', size: [number, numbe
     tree: JSON.stringify(tree.definition),
     preprocessing: JSON.stringify({
       dir: '',
-      labeled: null,
+      labelled: null,
       subjectPattern: null,
       axis: 'x',
       size,

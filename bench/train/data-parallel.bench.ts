@@ -62,7 +62,7 @@ function randomBatch(n: number, size: readonly [number, number]): SliceBatch {
   const [H, W] = size;
   const image = new Float32Array(n * 5 * H * W).map(() => Math.random());
   const label = new Uint8Array(n * H * W).map(() => Math.floor(Math.random() * 7));
-  return { image, label, n, numLabeled: n, channels: 5, height: H, width: W, spacing: [0.36, 0.36] };
+  return { image, label, n, numLabelled: n, channels: 5, height: H, width: W, spacing: [0.36, 0.36] };
 }
 
 /** One process's steps; rank 0 prints the row. */

@@ -1,5 +1,5 @@
 /** `kneeseg synth`: write a synthetic knee MR cohort in nnU-Net v2 layout. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { ConfigError } from '../errors.ts';
 import { DEFAULT_SYNTH_GRID, writeSynthCohort } from '../data/synth/index.ts';
 
@@ -22,8 +22,11 @@ export function synthCommand(program: Command): void {
     .command('synth')
     .description('write a synthetic knee MR cohort (images, labels, dataset.json) in nnU-Net v2 layout')
     .requiredOption('--out <dir>', 'output folder (must not exist or be empty)')
-    .option('--labeled <n>', 'labelled training cases (imagesTr + labelsTr)', '14')
-    .option('--unlabeled <n>', 'unlabelled training cases (imagesTr only)', '56')
+    .option('--labelled <n>', 'labelled training cases (imagesTr + labelsTr)', '14')
+    .option('--unlabelled <n>', 'unlabelled training cases (imagesTr only)', '56')
+    // the flags' earlier spelling, still accepted
+    .addOption(new Option('--labeled <n>').hideHelp())
+    .addOption(new Option('--unlabeled <n>').hideHelp())
     .option('--test <n>', 'test cases (imagesTs + labelsTs)', '10')
     .option('--seed <s>', 'seed: the same seed gives the same cohort', '0')
     .option(
@@ -36,8 +39,10 @@ export function synthCommand(program: Command): void {
     .action(
       async (o: {
         out: string;
-        labeled: string;
-        unlabeled: string;
+        labelled: string;
+        unlabelled: string;
+        labeled?: string;
+        unlabeled?: string;
         test: string;
         seed: string;
         shape: string;
@@ -46,8 +51,8 @@ export function synthCommand(program: Command): void {
       }) => {
         const summary = await writeSynthCohort({
           out: o.out,
-          labelled: count('labeled', o.labeled),
-          unlabelled: count('unlabeled', o.unlabeled),
+          labelled: count('labelled', o.labeled ?? o.labelled),
+          unlabelled: count('unlabelled', o.unlabeled ?? o.unlabelled),
           test: count('test', o.test),
           seed: count('seed', o.seed),
           grid: { shape: triple('shape', o.shape), spacing: triple('spacing', o.spacing) },

@@ -1,5 +1,5 @@
 /** `kneeseg train`: trains one method on one dataset into a run folder (thin over src/train/run.ts). */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { mergeConfig, readConfigFile } from '../train/config.ts';
@@ -16,6 +16,8 @@ interface TrainFlags {
   method?: string;
   backbone?: string;
   out: string;
+  labelled?: string;
+  /** --labelled's earlier spelling */
   labeled?: string;
   config?: string;
   seed?: string;
@@ -42,7 +44,8 @@ const int = (s: string | undefined) => (s === undefined ? undefined : Number(s))
 export function flagsToConfig(f: TrainFlags): Record<string, unknown> {
   const over: Record<string, unknown> = { data: { dir: f.data } };
   const data = over.data as Record<string, unknown>;
-  if (f.labeled !== undefined) data.labeled = int(f.labeled);
+  const labelled = f.labelled ?? f.labeled;
+  if (labelled !== undefined) data.labelled = int(labelled);
   if (f.size !== undefined) data.size = f.size.split('x').map(Number);
   if (f.method !== undefined) over.method = { name: f.method };
   if (f.backbone !== undefined) over.model = { backbone: f.backbone };
@@ -66,7 +69,8 @@ export function trainCommand(program: Command): void {
       'sshcps | seg-th | seg-th-up | seg-ls | hcps | supervised | dtc | cct | cld | mean-teacher | ua-mt',
     )
     .option('--backbone <name>', 'medt | unet')
-    .option('--labeled <n>', 'keep the labels of n training cases; the others train unlabelled')
+    .option('--labelled <n>', 'keep the labels of n training cases; the others train unlabelled')
+    .addOption(new Option('--labeled <n>').hideHelp())
     .option('--config <file>', 'JSON configuration (see RUN/config.json of any run for every key)')
     .option('--seed <n>', 'random seed')
     .option('--max-iterations <n>', 'stop after n iterations')

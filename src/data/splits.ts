@@ -5,7 +5,7 @@
  * id matched by `subjectPattern`, e.g. `^(\w+?)_` keeps subj1_left and subj1_right together) always
  * land in one split, so no subject is both trained and tested on. Only subjects with at least one
  * labelled case can go to validation or test (they need labels to be scored); unlabelled-only
- * subjects always train. `labeled: N` keeps the labels of N training cases and makes the rest unlabelled.
+ * subjects always train. `labelled: N` keeps the labels of N training cases and makes the rest unlabelled.
  */
 import { ConfigError } from '../errors.ts';
 import type { Dataset } from './dataset.ts';
@@ -18,7 +18,7 @@ export interface SplitInput {
 
 export interface SplitCase {
   readonly id: string;
-  /** true when this case's label is used (in train: counts toward `labeled`) */
+  /** true when this case's label is used (in train: counts toward `labelled`) */
   readonly labelled: boolean;
 }
 
@@ -31,7 +31,7 @@ export interface Split {
 export interface SplitOptions {
   readonly seed: number;
   /** keep the labels of this many training cases (default: all) */
-  readonly labeled?: number;
+  readonly labelled?: number;
   /** regex on the case id; group 1 (or the whole match) names the subject; default: the whole id */
   readonly subjectPattern?: string;
   /** train : test : validation ratio (default 7 : 2 : 1) */
@@ -105,17 +105,17 @@ export function makeSplit(
     .flatMap((s) => subjects.get(s)!);
   const labelledTrain = trainCases.filter((c) => c.labelled).map((c) => c.id);
   let keep = new Set(labelledTrain);
-  if (options.labeled !== undefined) {
-    if (!Number.isInteger(options.labeled) || options.labeled < 0)
-      throw new ConfigError('labeled', 'must be a whole number >= 0');
-    if (options.labeled > labelledTrain.length) {
+  if (options.labelled !== undefined) {
+    if (!Number.isInteger(options.labelled) || options.labelled < 0)
+      throw new ConfigError('labelled', 'must be a whole number >= 0');
+    if (options.labelled > labelledTrain.length) {
       throw new ConfigError(
-        'labeled',
-        `asks for ${options.labeled} labelled training cases, the training split has ${labelledTrain.length}`,
+        'labelled',
+        `asks for ${options.labelled} labelled training cases, the training split has ${labelledTrain.length}`,
       );
     }
     keep = new Set(
-      shuffle([...labelledTrain], mulberry32(hashSeed(options.seed, 0x1abe1))).slice(0, options.labeled),
+      shuffle([...labelledTrain], mulberry32(hashSeed(options.seed, 0x1abe1))).slice(0, options.labelled),
     );
   }
   return {

@@ -121,8 +121,8 @@ export function labelledCount(fraction: number, available: number): number {
 }
 
 /** A run's folder name: `sshcps-l14-s0`, or `sshcps-no-dice-l14-s0` for a variant. */
-export function runKey(method: string, labeled: number, seed: number, variant?: string): string {
+export function runKey(method: string, labelled: number, seed: number, variant?: string): string {
   if (variant !== undefined && !/^[a-z0-9][a-z0-9-]*$/.test(variant))
     throw new KneesegError(`variant "${variant}": use a short slug of a-z, 0-9 and '-', e.g. "no-dice"`);
-  return `${method}${variant === undefined ? '' : `-${variant}`}-l${labeled}-s${seed}`;
+  return `${method}${variant === undefined ? '' : `-${variant}`}-l${labelled}-s${seed}`;
 }

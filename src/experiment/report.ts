@@ -23,7 +23,7 @@ export interface ReportTarget {
   out: string;
 }
 
-const rowName = (r: TableRow) => `${r.spec.row} (${r.labeled})`;
+const rowName = (r: TableRow) => `${r.spec.row} (${r.labelled})`;
 
 export async function writeExperimentReport(
   o: ReportTarget,
@@ -49,7 +49,7 @@ export async function writeExperimentReport(
     const points = rows.map((r) => {
       const perSeed = r.runs.map((run) => summarize([...meanCartilageDice(run.evaluation).values()]).mean);
       const s = summarize(perSeed);
-      return { method: r.spec.row, labeled: r.labeled, mean: s.mean, sd: s.sd };
+      return { method: r.spec.row, labelled: r.labelled, mean: s.mean, sd: s.sd };
     });
     const fig = await labelEfficiencyPlot(points, 'Mean cartilage Dice against labelled scans (Figure 3)');
     images.push({
@@ -62,7 +62,7 @@ export async function writeExperimentReport(
   const run = ref?.runs[0];
   const first = run?.evaluation.cases[0]?.case;
   if (ref && run && first) {
-    const dir = join(o.out, 'runs', runKey('sshcps', ref.labeled, run.seed, ref.spec.variant));
+    const dir = join(o.out, 'runs', runKey('sshcps', ref.labelled, run.seed, ref.spec.variant));
     const gtDir = join(o.out, 'ground-truth', `split-${run.seed}`);
     const pred = [join(dir, 'pred', `${first}.nii.gz`)].find(existsSync);
     const gt = [join(gtDir, `${first}.nii.gz`)].find(existsSync);

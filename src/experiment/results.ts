@@ -28,7 +28,7 @@ export const SEMI_SUPERVISED: ReadonlySet<string> = new Set([
 
 export interface RunResult {
   spec: RowSpec;
-  labeled: number;
+  labelled: number;
   /** labelled training cases available at 100% */
   available: number;
   /** training cases in all (the rest of them train unlabelled) */
@@ -43,7 +43,7 @@ export interface RunResult {
 /** Rows of one table: runs grouped by (method, label share, variant) across seeds, in plan order. */
 export interface TableRow {
   spec: RowSpec;
-  labeled: number;
+  labelled: number;
   available: number;
   trainCases: number;
   runs: RunResult[];
@@ -56,7 +56,7 @@ export function groupRows(specs: readonly RowSpec[], results: readonly RunResult
     if (runs.length)
       rows.push({
         spec,
-        labeled: runs[0]!.labeled,
+        labelled: runs[0]!.labelled,
         available: runs[0]!.available,
         trainCases: runs[0]!.trainCases,
         runs,
@@ -157,7 +157,7 @@ export function markdownTable(
       reference && r !== reference ? pairedWilcoxon(...pairedCartilageDice(reference, r)).pValue : NaN;
     const cells = [
       r.spec.row,
-      `${r.labeled} (${Math.round((100 * r.labeled) / r.available)}%)${SEMI_SUPERVISED.has(r.spec.method) && r.labeled < r.trainCases ? ` + ${r.trainCases - r.labeled} unlabelled` : ''}`,
+      `${r.labelled} (${Math.round((100 * r.labelled) / r.available)}%)${SEMI_SUPERVISED.has(r.spec.method) && r.labelled < r.trainCases ? ` + ${r.trainCases - r.labelled} unlabelled` : ''}`,
       ...present.map(([, s]) => pct(rowStat(r, s, 'dice'))),
       ...present.map(([, s]) => mm(rowStat(r, s, 'hd95_mm'))),
       `${(r.runs[0]!.parameters / 1e6).toFixed(2)} M`,

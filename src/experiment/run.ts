@@ -72,7 +72,7 @@ export interface ExperimentResult {
 
 interface PlannedRun {
   spec: RowSpec;
-  labeled: number;
+  labelled: number;
   available: number;
   /** training cases in all, labelled or not */
   trainCases: number;
@@ -124,13 +124,13 @@ function plan(o: ExperimentOptions, ds: Dataset): PlannedRun[] {
     for (const spec of specs) {
       // the split the run will train on (its subjectPattern included), before its labels are thinned
       const config = parseConfig(mergeConfig(mergeConfig(o.baseConfig ?? {}, spec.config ?? {}), { seed }));
-      const split = datasetSplit(ds, { ...splitOptionsOf(config), labeled: undefined });
+      const split = datasetSplit(ds, { ...splitOptionsOf(config), labelled: undefined });
       const available = split.train.filter((c) => c.labelled).length;
-      const labeled = labelledCount(spec.fraction, available);
-      const key = runKey(spec.method, labeled, seed, spec.variant);
+      const labelled = labelledCount(spec.fraction, available);
+      const key = runKey(spec.method, labelled, seed, spec.variant);
       runs.push({
         spec,
-        labeled,
+        labelled,
         available,
         trainCases: split.train.length,
         seed,
@@ -149,7 +149,7 @@ async function trainRun(o: ExperimentOptions, r: PlannedRun): Promise<RunSummary
   if (o.minutesPerRun !== undefined) schedule.minutes = o.minutesPerRun;
   if (o.maxIterations !== undefined) schedule.maxIterations = o.maxIterations;
   const cfg = mergeConfig(mergeConfig(o.baseConfig ?? {}, r.spec.config ?? {}), {
-    data: { dir: o.data, labeled: r.labeled < r.available ? r.labeled : null },
+    data: { dir: o.data, labelled: r.labelled < r.available ? r.labelled : null },
     method: { name: r.spec.method },
     seed: r.seed,
     ...(o.backbone ? { model: { backbone: o.backbone } } : {}),
@@ -212,7 +212,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const results: RunResult[] = [];
   for (const [i, r] of unique.entries()) {
     log(
-      `[${i + 1}/${unique.length}] ${r.key}: ${r.spec.row}, ${r.labeled} of ${r.available} labelled, seed ${r.seed}`,
+      `[${i + 1}/${unique.length}] ${r.key}: ${r.spec.row}, ${r.labelled} of ${r.available} labelled, seed ${r.seed}`,
     );
     const summary = await trainRun(o, r);
     const { gt, images } = groundTruthFolder(o.out, ds, runSplit(r.dir));
@@ -224,7 +224,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     );
     results.push({
       spec: r.spec,
-      labeled: r.labeled,
+      labelled: r.labelled,
       available: r.available,
       trainCases: r.trainCases,
       seed: r.seed,
@@ -252,7 +252,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
         ...(r.spec.variant === undefined ? {} : { variant: r.spec.variant }),
         row: r.spec.row,
         fraction: r.spec.fraction,
-        labeled: r.labeled,
+        labelled: r.labelled,
         seed: r.seed,
         parameters: r.parameters,
         structures: r.evaluation.structures,

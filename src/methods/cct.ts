@@ -85,7 +85,7 @@ export function createCct(ctx: MethodContext, options: CctOptions = {}): Method 
     decoding: 'softmax',
     decode: (logits) => decodeFlat(logits, tree),
     step(batch: Batch, c: StepContext): LossTerms {
-      const L = batch.numLabeled;
+      const L = batch.numLabelled;
       const out = model.forward(batch.image);
       const cls = flatClasses(batch.label, tree);
       const outputs = [out.logits, ...aux.map((d, i) => d.forward(perturb[i]!(out.features)))];
@@ -113,7 +113,7 @@ export function createCct(ctx: MethodContext, options: CctOptions = {}): Method 
     validationLoss: (batch): Tensor =>
       noGrad(() => {
         const t = supervised(
-          splitBatch(model.forward(batch.image).logits, batch.numLabeled).labelled,
+          splitBatch(model.forward(batch.image).logits, batch.numLabelled).labelled,
           flatClasses(batch.label, tree),
         );
         return t.ce.add(t.dice).mul(0.5);

@@ -156,7 +156,7 @@ export function createCld(ctx: MethodContext, options: CldOptions = {}): Method 
     decoding: 'softmax',
     decode: (logits) => decodeFlat(logits, tree),
     step(batch: Batch, c: StepContext): LossTerms {
-      const L = batch.numLabeled;
+      const L = batch.numLabelled;
       const outA = a.forward(batch.image).logits;
       const outB = b.forward(batch.image).logits;
       const cls = flatClasses(batch.label, tree);
@@ -182,7 +182,7 @@ export function createCld(ctx: MethodContext, options: CldOptions = {}): Method 
     validationLoss: (batch): Tensor =>
       noGrad(() => {
         const cls = flatClasses(batch.label, tree);
-        const logits = splitBatch(a.forward(batch.image).logits, batch.numLabeled).labelled;
+        const logits = splitBatch(a.forward(batch.image).logits, batch.numLabelled).labelled;
         return supervisedOf(logits, cls, oneHotClasses(cls, C, logits.dtype), classWeights());
       }),
   };

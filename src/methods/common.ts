@@ -14,10 +14,10 @@ import {
 import { InputError } from '../errors.ts';
 import type { LabelTree } from '../hierarchy/tree.ts';
 
-/** The first `numLabeled` slices along dim 0, and the rest. */
-export function splitBatch(t: Tensor, numLabeled: number): { labelled: Tensor; unlabelled: Tensor } {
+/** The first `numLabelled` slices along dim 0, and the rest. */
+export function splitBatch(t: Tensor, numLabelled: number): { labelled: Tensor; unlabelled: Tensor } {
   const n = t.size(0);
-  return { labelled: t.narrow(0, 0, numLabeled), unlabelled: t.narrow(0, numLabeled, n - numLabeled) };
+  return { labelled: t.narrow(0, 0, numLabelled), unlabelled: t.narrow(0, numLabelled, n - numLabelled) };
 }
 
 /** Number of flat classes: background + one per leaf. */

@@ -49,7 +49,7 @@ export function createDtc(ctx: MethodContext, options: DtcOptions = {}): Method 
     step(batch: Batch, c: StepContext): LossTerms {
       const out = model.forward(batch.image);
       if (!out.levelSet) throw new Error('dtc: the model has no level-set head');
-      const L = batch.numLabeled;
+      const L = batch.numLabelled;
       const cls = flatClasses(batch.label, tree);
       const { ce, dice } = ceAndDice(splitBatch(out.logits, L).labelled, cls);
       const sdf = batch.sdf ?? noGrad(() => sdfFromMasks(oneHotClasses(cls, C), batch.spacing));
@@ -63,7 +63,7 @@ export function createDtc(ctx: MethodContext, options: DtcOptions = {}): Method 
       noGrad(
         () =>
           ceAndDice(
-            splitBatch(model.forward(batch.image).logits, batch.numLabeled).labelled,
+            splitBatch(model.forward(batch.image).logits, batch.numLabelled).labelled,
             flatClasses(batch.label, tree),
           ).dice,
       ),

@@ -381,7 +381,7 @@ export function createGenericSsl(ctx: MethodContext, options: GenericSslOptions 
     decode: (logits) => decodeFlat(logits, tree),
     step(batch: Batch, c: StepContext): LossTerms {
       aggregateDecoders(parts, o.emaWeight);
-      const L = batch.numLabeled;
+      const L = batch.numLabelled;
       const U = batch.image.size(0) - L;
       const [H, W] = [batch.image.size(2), batch.image.size(3)];
       const draws: GenericSslDraws = {
@@ -396,7 +396,7 @@ export function createGenericSsl(ctx: MethodContext, options: GenericSslOptions 
     validationLoss: (batch): Tensor =>
       noGrad(() =>
         supervised(
-          splitBatch(model.forward(batch.image).logits, batch.numLabeled).labelled,
+          splitBatch(model.forward(batch.image).logits, batch.numLabelled).labelled,
           flatClasses(batch.label, tree),
         ),
       ),

@@ -9,13 +9,13 @@ import type { LabelTree } from '../hierarchy/tree.ts';
 import type { LevelSetTargetSpec } from '../levelset/target-spec.ts';
 import type { TreeOptions } from './tree-options.ts';
 
-/** A batch of 2D slices: the first `numLabeled` are labelled, the rest unlabelled. */
+/** A batch of 2D slices: the first `numLabelled` are labelled, the rest unlabelled. */
 export interface Batch {
   /** [N, C, H, W] float32 */
   image: Tensor;
-  /** [L, H, W] int64 leaf labels (0 background, tree leaf values), L = numLabeled */
+  /** [L, H, W] int64 leaf labels (0 background, tree leaf values), L = numLabelled */
   label: Tensor;
-  numLabeled: number;
+  numLabelled: number;
   /** in-plane pixel spacing (mm) [row, col], for signed distance maps */
   spacing: readonly [number, number];
   /**

@@ -20,7 +20,7 @@ export function createSupervised(ctx: MethodContext, options: SupervisedOptions 
   const { tree } = ctx;
   const model = ctx.buildModel({ outChannels: flatClassCount(tree), levelSet: false });
   const loss = (batch: Batch): LossTerms => {
-    const logits = splitBatch(model.forward(batch.image).logits, batch.numLabeled).labelled;
+    const logits = splitBatch(model.forward(batch.image).logits, batch.numLabelled).labelled;
     const { ce, dice } = ceAndDice(logits, flatClasses(batch.label, tree));
     return { ce, dice, total: ce.mul(o.ceWeight).add(dice.mul(o.diceWeight)) };
   };

@@ -63,11 +63,11 @@ export function createTeacherMethod(
     decode: (logits) => decodeFlat(logits, tree),
     step(batch: Batch, c: StepContext): LossTerms {
       const out = student.forward(batch.image).logits;
-      const { labelled, unlabelled } = splitBatch(out, batch.numLabeled);
+      const { labelled, unlabelled } = splitBatch(out, batch.numLabelled);
       const { ce, dice } = ceAndDice(labelled, flatClasses(batch.label, tree));
       let term = scalar(0);
       if (unlabelled.size(0) > 0) {
-        const input = splitBatch(batch.image, batch.numLabeled).unlabelled;
+        const input = splitBatch(batch.image, batch.numLabelled).unlabelled;
         const target = noGrad(() =>
           teacher.forward(addClampedNoise(input, o.noiseStd, o.noiseClamp)).logits.softmax(1),
         );
@@ -82,7 +82,7 @@ export function createTeacherMethod(
     validationLoss: (batch): Tensor =>
       noGrad(() => {
         const { ce, dice } = ceAndDice(
-          splitBatch(student.forward(batch.image).logits, batch.numLabeled).labelled,
+          splitBatch(student.forward(batch.image).logits, batch.numLabelled).labelled,
           flatClasses(batch.label, tree),
         );
         return ce.add(dice).mul(0.5);

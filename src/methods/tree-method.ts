@@ -80,7 +80,7 @@ export function createTreeMethod(ctx: MethodContext, s: TreeMethodSwitches): Met
 
     step(batch: Batch, c: StepContext): LossTerms {
       const out = model.forward(batch.image);
-      const L = batch.numLabeled;
+      const L = batch.numLabelled;
       const obs = labelsToObservations(batch.label, tree);
       const logitsL = splitBatch(out.logits, L).labelled;
       const targets = targetsOf(obs, logitsL.dtype);
@@ -107,7 +107,7 @@ export function createTreeMethod(ctx: MethodContext, s: TreeMethodSwitches): Met
 
     validationLoss(batch: Batch, c: StepContext): Tensor {
       return noGrad(() => {
-        const logits = splitBatch(model.forward(batch.image).logits, batch.numLabeled).labelled;
+        const logits = splitBatch(model.forward(batch.image).logits, batch.numLabelled).labelled;
         const obs = labelsToObservations(batch.label, tree);
         const terms = pixelTerms(logits, obs, targetsOf(obs, logits.dtype), c.stage);
         return pixelTotal(terms);

@@ -8,22 +8,22 @@ import type { LevelSetTargetSpec } from '../levelset/target-spec.ts';
 export interface SliceBatch {
   /** [n, channels, height, width] float32 */
   image: Float32Array;
-  /** [numLabeled, height, width] tree leaf label values */
+  /** [numLabelled, height, width] tree leaf label values */
   label: Uint8Array;
   n: number;
-  numLabeled: number;
+  numLabelled: number;
   channels: number;
   height: number;
   width: number;
   /** in-plane pixel spacing (mm) [row, col] */
   spacing: readonly [number, number];
-  /** [numLabeled, K, height, width] level-set targets, when a spec was set (`setLevelSetTargets`) */
+  /** [numLabelled, K, height, width] level-set targets, when a spec was set (`setLevelSetTargets`) */
   sdf?: Float32Array;
 }
 
 export interface TrainingData {
-  readonly labeledSlices: number;
-  readonly unlabeledSlices: number;
+  readonly labelledSlices: number;
+  readonly unlabelledSlices: number;
   readonly channels: number;
   /** the training batch at a given iteration of the run; deterministic in (seed, iteration) */
   batch(iteration: number): Promise<SliceBatch>;

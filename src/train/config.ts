@@ -16,7 +16,7 @@ export const DataConfigSchema = z.strictObject({
   /** dataset folder in nnU-Net v2 layout */
   dir: z.string().default(''),
   /** keep the labels of this many training cases (null: all); the others train as unlabelled */
-  labeled: z.number().int().positive().nullable().default(null),
+  labelled: z.number().int().positive().nullable().default(null),
   /** regex on case ids naming the subject (group 1), so one subject's scans share a split */
   subjectPattern: z.string().nullable().default(null),
   /**
@@ -107,8 +107,8 @@ export const ScheduleConfigSchema = z.strictObject({
 });
 
 export const BatchConfigSchema = z.strictObject({
-  labeled: z.number().int().positive().default(2),
-  unlabeled: nonNegInt.default(2),
+  labelled: z.number().int().positive().default(2),
+  unlabelled: nonNegInt.default(2),
   /**
    * Class-aware foreground oversampling of the labelled slots (nnU-Net's
    * oversample_foreground_percent). `share`: fraction of the labelled slots, over the run, drawn
@@ -161,8 +161,34 @@ export type TrainConfig = z.infer<typeof TrainConfigSchema>;
 export type TrainConfigInput = z.input<typeof TrainConfigSchema>;
 
 /** Validates a configuration; the first problem becomes a ConfigError naming its key path. */
+/**
+ * Until the project settled on one spelling, configurations, run folders and model files said
+ * `labeled` / `unlabeled`; they are read as `labelled` / `unlabelled`, so they keep working.
+ */
+export function withLegacyKeys(obj: unknown, renames: Readonly<Record<string, string>>): unknown {
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) return obj;
+  const out: Record<string, unknown> = { ...(obj as Record<string, unknown>) };
+  for (const [old, now] of Object.entries(renames))
+    if (old in out && !(now in out)) {
+      out[now] = out[old];
+      delete out[old];
+    }
+  return out;
+}
+
+const LEGACY_COUNTS = { labeled: 'labelled', unlabeled: 'unlabelled' } as const;
+
+/** `data` and `batch` of a configuration with the old spelling read as the new one. */
+export function upgradeConfigKeys(input: unknown): unknown {
+  if (!input || typeof input !== 'object' || Array.isArray(input)) return input;
+  const c = { ...(input as Record<string, unknown>) };
+  if ('data' in c) c.data = withLegacyKeys(c.data, LEGACY_COUNTS);
+  if ('batch' in c) c.batch = withLegacyKeys(c.batch, LEGACY_COUNTS);
+  return c;
+}
+
 export function parseConfig(input: unknown): TrainConfig {
-  const r = TrainConfigSchema.safeParse(input);
+  const r = TrainConfigSchema.safeParse(upgradeConfigKeys(input));
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const keys =

@@ -84,8 +84,8 @@ export function globalBatchConfig(config: TrainConfig, worldSize: number): Train
     ...config,
     batch: {
       ...config.batch,
-      labeled: config.batch.labeled * worldSize,
-      unlabeled: config.batch.unlabeled * worldSize,
+      labelled: config.batch.labelled * worldSize,
+      unlabelled: config.batch.unlabelled * worldSize,
     },
   };
 }
@@ -184,28 +184,28 @@ function meanOverRanks(pg: ProcessGroup, values: Record<string, number>): Record
  * SliceData builds them): the slices `shardBatch` (data-parallel.ts) picks from a global sampler draw.
  */
 export function shardSliceBatch(b: SliceBatch, rank: number, worldSize: number): SliceBatch {
-  const U = b.n - b.numLabeled;
-  if (b.numLabeled % worldSize !== 0 || U % worldSize !== 0)
+  const U = b.n - b.numLabelled;
+  if (b.numLabelled % worldSize !== 0 || U % worldSize !== 0)
     throw new RangeError(
-      `shardSliceBatch: ${b.numLabeled} labelled + ${U} unlabelled slices do not split into ${worldSize} equal parts`,
+      `shardSliceBatch: ${b.numLabelled} labelled + ${U} unlabelled slices do not split into ${worldSize} equal parts`,
     );
-  const l = b.numLabeled / worldSize;
+  const l = b.numLabelled / worldSize;
   const u = U / worldSize;
   const plane = b.height * b.width;
   const item = b.channels * plane;
   const image = new Float32Array((l + u) * item);
   image.set(b.image.subarray(rank * l * item, (rank + 1) * l * item));
-  const uStart = b.numLabeled + rank * u;
+  const uStart = b.numLabelled + rank * u;
   image.set(b.image.subarray(uStart * item, (uStart + u) * item), l * item);
   const part: SliceBatch = {
     ...b,
     image,
     label: b.label.slice(rank * l * plane, (rank + 1) * l * plane),
     n: l + u,
-    numLabeled: l,
+    numLabelled: l,
   };
-  if (b.sdf && b.numLabeled > 0) {
-    const perItem = b.sdf.length / b.numLabeled;
+  if (b.sdf && b.numLabelled > 0) {
+    const perItem = b.sdf.length / b.numLabelled;
     part.sdf = b.sdf.slice(rank * l * perItem, (rank + 1) * l * perItem);
   }
   return part;
@@ -230,8 +230,8 @@ export function shardedData(data: OpenedTrainingData, pg: ProcessGroup): OpenedT
     split: data.split,
     dataset: data.dataset,
     structureNames: data.structureNames,
-    labeledSlices: data.labeledSlices,
-    unlabeledSlices: data.unlabeledSlices,
+    labelledSlices: data.labelledSlices,
+    unlabelledSlices: data.unlabelledSlices,
     channels: data.channels,
     batch: async (iteration) => shardSliceBatch(await data.batch(iteration), pg.rank, pg.worldSize),
     setLevelSetTargets: (spec) => data.setLevelSetTargets?.(spec),

@@ -12,7 +12,7 @@ import { z } from 'zod';
 import { InputError } from '../errors.ts';
 import { labelTreeSchema, parseLabelTree, type LabelTree } from '../hierarchy/tree.ts';
 import { ModelConfigSchema, parseModelConfig, type ModelConfig } from '../models/registry.ts';
-import { DataConfigSchema } from './config.ts';
+import { DataConfigSchema, withLegacyKeys } from './config.ts';
 
 export const MODEL_FILE_FORMAT = 'kneeseg-model';
 
@@ -28,7 +28,7 @@ export const ModelFileMetadataSchema = z.object({
   /** the label tree definition (src/hierarchy/tree.ts) */
   tree: labelTreeSchema,
   /** the data config the slices were cut with: axis, size, neighbours, intensity */
-  preprocessing: DataConfigSchema,
+  preprocessing: z.preprocess((v) => withLegacyKeys(v, { labeled: 'labelled' }), DataConfigSchema),
   /** leaf label value -> structure name; files without it take the default names */
   structures: z.record(z.string(), z.string()).optional(),
   /** the resolved training config, kept for the record (inference does not read it) */

@@ -99,7 +99,7 @@ export function explainOutOfMemory(err: unknown, config: TrainConfig): unknown {
   const size = Number.isNaN(bytes) ? '' : ` (${(bytes / 2 ** 30).toFixed(1)} GiB for one tensor)`;
   return new KneesegError(
     `out of memory${size}: ${config.model.backbone} on ${config.data.size.join('x')} slices (data.size), ` +
-      `batch.labeled ${config.batch.labeled} + batch.unlabeled ${config.batch.unlabeled}, does not fit in this machine's memory. ` +
-      'Fix: lower data.size (--size), batch.labeled / batch.unlabeled, or the network width (model.medt / model.unet)',
+      `batch.labelled ${config.batch.labelled} + batch.unlabelled ${config.batch.unlabelled}, does not fit in this machine's memory. ` +
+      'Fix: lower data.size (--size), batch.labelled / batch.unlabelled, or the network width (model.medt / model.unet)',
   );
 }

@@ -2,9 +2,9 @@
  * RUN/splits.json: the split a run trained on, case ids per role, written once by the run (src/train/
  * run.ts) and read by every later step (the experiment's prediction of the test split and its
  * evaluation), as nnU-Net writes splits_final.json once. The split is computed in one place,
- * `configSplit`, from the options a configuration sets (seed, `data.labeled`, `data.subjectPattern`).
+ * `configSplit`, from the options a configuration sets (seed, `data.labelled`, `data.subjectPattern`).
  *
- *   { "seed": 0, "subjectPattern": null, "labeled": null,
+ *   { "seed": 0, "subjectPattern": null, "labelledCount": null,
  *     "labelled": [ids], "unlabelled": [ids], "validation": [ids], "test": [ids] }
  *
  * `labelled` and `unlabelled` are the training cases whose labels are used or not; ids are sorted.
@@ -16,7 +16,7 @@ import { openDataset, readDatasetJson, type Dataset } from '../data/dataset.ts';
 import { datasetSplit, type Split, type SplitOptions } from '../data/splits.ts';
 import { InputError } from '../errors.ts';
 import { writeFileAtomic } from '../output/atomic.ts';
-import { parseConfig, type TrainConfig } from './config.ts';
+import { parseConfig, withLegacyKeys, type TrainConfig } from './config.ts';
 
 export const SPLITS_FILE = 'splits.json';
 
@@ -25,7 +25,7 @@ const ids = z.array(z.string().min(1));
 export const RunSplitSchema = z.strictObject({
   seed: z.number().int().min(0),
   subjectPattern: z.string().nullable(),
-  labeled: z.number().int().positive().nullable(),
+  labelledCount: z.number().int().positive().nullable(),
   labelled: ids,
   unlabelled: ids,
   validation: ids,
@@ -38,7 +38,7 @@ export type RunSplit = z.infer<typeof RunSplitSchema>;
 export function splitOptionsOf(config: TrainConfig): SplitOptions {
   return {
     seed: config.seed,
-    labeled: config.data.labeled ?? undefined,
+    labelled: config.data.labelled ?? undefined,
     subjectPattern: config.data.subjectPattern ?? undefined,
   };
 }
@@ -54,7 +54,7 @@ export function runSplitOf(split: Split, config: TrainConfig): RunSplit {
   return {
     seed: config.seed,
     subjectPattern: config.data.subjectPattern,
-    labeled: config.data.labeled,
+    labelledCount: config.data.labelled,
     labelled: of(split.train.filter((c) => c.labelled)),
     unlabelled: of(split.train.filter((c) => !c.labelled)),
     validation: of(split.validation),
@@ -74,7 +74,8 @@ export function readRunSplit(runDir: string): RunSplit {
     const problem = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'is missing' : 'is not valid JSON';
     throw new InputError(path, problem, FIX);
   }
-  const r = RunSplitSchema.safeParse(raw);
+  // splits.json files written before the count was named labelledCount
+  const r = RunSplitSchema.safeParse(withLegacyKeys(raw, { labeled: 'labelledCount' }));
   if (!r.success)
     throw new InputError(
       path,

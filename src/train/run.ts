@@ -65,8 +65,8 @@ export interface RunSummary {
   wall_seconds: number;
   parameters: number;
   predictor_parameters: number;
-  labeled_cases: number;
-  unlabeled_cases: number;
+  labelled_cases: number;
+  unlabelled_cases: number;
   validation_cases: number;
   test_cases: string[];
 }
@@ -233,8 +233,8 @@ function summaryOf(
     wall_seconds: st.elapsedSeconds,
     parameters: result.parameters,
     predictor_parameters: predictorParameters,
-    labeled_cases: split.train.filter((c) => c.labelled).length,
-    unlabeled_cases: split.train.filter((c) => !c.labelled).length,
+    labelled_cases: split.train.filter((c) => c.labelled).length,
+    unlabelled_cases: split.train.filter((c) => !c.labelled).length,
     validation_cases: split.validation.length,
     test_cases: split.test.map((c) => c.id),
   };

@@ -15,10 +15,10 @@ export interface Cadence {
   checkpointEvery: number;
 }
 
-export function cadenceOf(config: TrainConfig, labeledSlices: number): Cadence {
+export function cadenceOf(config: TrainConfig, labelledSlices: number): Cadence {
   const s = config.schedule;
   const iterationsPerEpoch =
-    s.iterationsPerEpoch ?? Math.max(1, Math.ceil(labeledSlices / config.batch.labeled));
+    s.iterationsPerEpoch ?? Math.max(1, Math.ceil(labelledSlices / config.batch.labelled));
   return {
     iterationsPerEpoch,
     totalIterations: s.maxIterations ?? s.maxEpochs * iterationsPerEpoch,

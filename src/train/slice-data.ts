@@ -157,8 +157,8 @@ function slicesByStructure(
 }
 
 class SliceData implements OpenedTrainingData {
-  readonly labeledSlices: number;
-  readonly unlabeledSlices: number;
+  readonly labelledSlices: number;
+  readonly unlabelledSlices: number;
   readonly channels: number;
   readonly #lRefs: SliceRef[];
   readonly #uRefs: SliceRef[];
@@ -181,8 +181,8 @@ class SliceData implements OpenedTrainingData {
       cases.flatMap((p, c) => Array.from({ length: p.layout.count }, (_, s) => ({ c, s })));
     this.#lRefs = refs(labelled);
     this.#uRefs = refs(unlabelled);
-    this.labeledSlices = this.#lRefs.length;
-    this.unlabeledSlices = this.#uRefs.length;
+    this.labelledSlices = this.#lRefs.length;
+    this.unlabelledSlices = this.#uRefs.length;
     const { share, structures } = config.batch.foreground;
     if (structures)
       for (const v of structures)
@@ -212,8 +212,8 @@ class SliceData implements OpenedTrainingData {
   }
 
   async batch(iteration: number): Promise<SliceBatch> {
-    const { labeled: L, unlabeled } = this.config.batch;
-    const U = this.#uRefs.length ? unlabeled : 0;
+    const { labelled: L, unlabelled } = this.config.batch;
+    const U = this.#uRefs.length ? unlabelled : 0;
     if (this.#sampler?.step !== iteration)
       this.#sampler = new SemiSupervisedSampler(
         {
@@ -246,7 +246,7 @@ class SliceData implements OpenedTrainingData {
     return {
       ...out,
       n: L + U,
-      numLabeled: L,
+      numLabelled: L,
       channels: this.channels,
       height: H,
       width: W,
@@ -278,7 +278,7 @@ class SliceData implements OpenedTrainingData {
         image,
         label,
         n: part.length,
-        numLabeled: part.length,
+        numLabelled: part.length,
         channels: this.channels,
         height: H,
         width: W,

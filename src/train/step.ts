@@ -11,15 +11,15 @@ import type { StepOutcome } from './log-window.ts';
 
 /** K of a batch's [L, K, H, W] level-set targets */
 const sdfChannels = (b: SliceBatch): number =>
-  b.numLabeled === 0 ? 0 : b.sdf!.length / (b.numLabeled * b.height * b.width);
+  b.numLabelled === 0 ? 0 : b.sdf!.length / (b.numLabelled * b.height * b.width);
 
 export function toBatch(b: SliceBatch): Batch {
   return {
     image: tensor(b.image, [b.n, b.channels, b.height, b.width]),
-    label: tensor(b.label, [b.numLabeled, b.height, b.width], { dtype: 'uint8' }).to('int64'),
-    numLabeled: b.numLabeled,
+    label: tensor(b.label, [b.numLabelled, b.height, b.width], { dtype: 'uint8' }).to('int64'),
+    numLabelled: b.numLabelled,
     spacing: b.spacing,
-    sdf: b.sdf && tensor(b.sdf, [b.numLabeled, sdfChannels(b), b.height, b.width]),
+    sdf: b.sdf && tensor(b.sdf, [b.numLabelled, sdfChannels(b), b.height, b.width]),
   };
 }
 

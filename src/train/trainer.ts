@@ -105,7 +105,7 @@ function openLoop(o: TrainOptions): { loop: Loop; step: StepParts; parameters: n
   removeStaleTemporaries(out); // a process killed mid-write leaves its temporary file (src/output/atomic.ts)
   const log = new RunLog(join(out, 'log.jsonl'));
   const report = new Reporter(log, o.listener ?? (() => {}));
-  const cadence = cadenceOf(config, o.data.labeledSlices);
+  const cadence = cadenceOf(config, o.data.labelledSlices);
   const opt = buildOptimizer(config, method);
   const saved = { ...method.modules, ...(method.frozen ?? {}) };
   const resumed = Boolean(o.resume && existsSync(checkpointPath(out)));
@@ -136,7 +136,7 @@ function openLoop(o: TrainOptions): { loop: Loop; step: StepParts; parameters: n
     method,
     optimizer: opt.optimizer,
     cadence,
-    validation: { method, data: o.data, structureNames: o.structureNames, batchSize: config.batch.labeled },
+    validation: { method, data: o.data, structureNames: o.structureNames, batchSize: config.batch.labelled },
     report,
     hooks,
     started: Date.now() - st.elapsedSeconds * 1000,

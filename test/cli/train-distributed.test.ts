@@ -52,8 +52,10 @@ test('kneeseg train --nproc 2 writes one complete run folder and exits 0; rank 1
   const summary = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as { iterations: number };
   assert.equal(summary.iterations, 10);
   // the per-rank batch is the configured one; the loop counted epochs of the global batch
-  const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as { batch: { labeled: number } };
-  assert.equal(config.batch.labeled, 2);
+  const config = JSON.parse(readFileSync(join(run, 'config.json'), 'utf8')) as {
+    batch: { labelled: number };
+  };
+  assert.equal(config.batch.labelled, 2);
   assert.equal(trainEntries(readLog(run)).length, 2);
   // rank 1's scratch folder is gone
   assert.deepEqual(

@@ -27,10 +27,10 @@ test('7:2:1 train:test:val from imagesTr when there is no imagesTs; every case e
 
 test('deterministic by seed, independent of input order; another seed gives another split', () => {
   const cases = ids(30);
-  const a = makeSplit(cases, [], { seed: 7, labeled: 5 });
-  const b = makeSplit([...cases].reverse(), [], { seed: 7, labeled: 5 });
+  const a = makeSplit(cases, [], { seed: 7, labelled: 5 });
+  const b = makeSplit([...cases].reverse(), [], { seed: 7, labelled: 5 });
   assert.deepEqual(a, b);
-  const c = makeSplit(cases, [], { seed: 8, labeled: 5 });
+  const c = makeSplit(cases, [], { seed: 8, labelled: 5 });
   assert.notDeepEqual(idsOf(a), idsOf(c));
 });
 
@@ -73,20 +73,20 @@ test('subject grouping: a subject never straddles splits (checked for many seeds
   assert.equal(subjectOf('a_b', undefined), 'a_b');
 });
 
-test('labeled N keeps exactly N training labels; unlabelled cases never go to validation or test', () => {
+test('labelled N keeps exactly N training labels; unlabelled cases never go to validation or test', () => {
   const cases = [...ids(20), ...ids(10, false, 'u')];
   for (const n of [0, 1, 5, 14]) {
-    const s = makeSplit(cases, [], { seed: 11, labeled: n });
+    const s = makeSplit(cases, [], { seed: 11, labelled: n });
     assert.equal(s.train.filter((c) => c.labelled).length, n);
     assert.ok([...s.validation, ...s.test].every((c) => c.labelled && c.id.startsWith('c')));
     assert.equal(s.train.filter((c) => c.id.startsWith('u')).length, 10);
     assert.ok(s.train.filter((c) => c.id.startsWith('u')).every((c) => !c.labelled));
   }
   assert.deepEqual(
-    makeSplit(cases, [], { seed: 11, labeled: 5 }),
-    makeSplit(cases, [], { seed: 11, labeled: 5 }),
+    makeSplit(cases, [], { seed: 11, labelled: 5 }),
+    makeSplit(cases, [], { seed: 11, labelled: 5 }),
   );
-  assert.throws(() => makeSplit(cases, [], { seed: 11, labeled: 15 }), ConfigError);
+  assert.throws(() => makeSplit(cases, [], { seed: 11, labelled: 15 }), ConfigError);
   assert.throws(() => makeSplit(cases, [], { seed: 11, subjectPattern: '(' }), ConfigError);
 });
 

@@ -56,7 +56,7 @@ test('an experiment of two tiny runs writes RESULTS.md, the plots and the HTML p
   assert.match(html, /<table>/);
   assert.equal((html.match(/<img src="data:image\/png;base64,/g) ?? []).length, 3);
 
-  const files = first.runs.map((r) => join(out, 'runs', `${r.spec.method}-l${r.labeled}-s0`));
+  const files = first.runs.map((r) => join(out, 'runs', `${r.spec.method}-l${r.labelled}-s0`));
   const stamps = files.flatMap((d) =>
     ['summary.json', 'evaluation.json', 'model.safetensors'].map((f) => statSync(join(d, f)).mtimeMs),
   );

@@ -182,12 +182,12 @@ export function tinyGlobalBatch(
     const i = (step * size + k) % data.y.length;
     image.set([...data.x[i]!, data.y[i]!], k * 5);
   }
-  const numLabeled = size / 2;
+  const numLabelled = size / 2;
   return {
     image,
-    label: new Uint8Array(numLabeled),
+    label: new Uint8Array(numLabelled),
     n: size,
-    numLabeled,
+    numLabelled,
     channels: 5,
     height: 1,
     width: 1,

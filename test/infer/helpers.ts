@@ -54,7 +54,7 @@ export function writeTinyModel(dir: string, o: TinyModelOptions = {}): string {
       tree: tree.definition,
       preprocessing: {
         dir: '',
-        labeled: null,
+        labelled: null,
         subjectPattern: null,
         axis: 'auto',
         size,

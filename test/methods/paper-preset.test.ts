@@ -38,7 +38,7 @@ function expectedTerms(
 ): Record<string, number> {
   const tree = standInContext().tree;
   const out = method.predictor.forward(batch.image);
-  const L = batch.numLabeled;
+  const L = batch.numLabelled;
   const logits = out.logits.narrow(0, 0, L);
   const obs = labelsToObservations(batch.label, tree);
   const t: Record<string, number> = { cp: cpLoss(logits, obs, tree).item() };

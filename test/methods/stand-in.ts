@@ -83,7 +83,7 @@ export function fixedBatch(labelled: number, unlabelled: number, H = 16, W = 16)
       .add(randn([N, 3, H, W]).mul(0.05))
       .keep(),
     label: tensor(maps.slice(0, labelled).flat(), [labelled, H, W], { dtype: 'int64' }).keep(),
-    numLabeled: labelled,
+    numLabelled: labelled,
     spacing: [0.5, 0.4],
   };
 }

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfigError } from '../../src/errors.ts';
 import { fileURLToPath } from 'node:url';
-import { mergeConfig, parseConfig, readConfigFile } from '../../src/train/config.ts';
+import { mergeConfig, parseConfig, readConfigFile, withLegacyKeys } from '../../src/train/config.ts';
 import { PAPER_TREE_OPTIONS } from '../../src/methods/tree-options.ts';
 import { flagsToConfig } from '../../src/cli/train.ts';
 
@@ -25,7 +25,7 @@ test('defaults are the paper protocol where the README does not list a departure
     weightDecay: 1e-5,
     levelSetHead: null,
   });
-  assert.deepEqual(c.batch, { labeled: 2, unlabeled: 2, foreground: { share: 0.33, structures: null } });
+  assert.deepEqual(c.batch, { labelled: 2, unlabelled: 2, foreground: { share: 0.33, structures: null } });
   // the departures (README, "Defaults that differ from the paper")
   assert.deepEqual(c.tree, { diceWeight: 1, condReduction: 'node', sdfForm: 'thin' });
   assert.equal(c.schedule.selection, 'dice');
@@ -75,7 +75,7 @@ test('bad values are rejected with the key named', () => {
   assert.equal(configError({ schedule: { emaDecay: 1.5 } }).key, 'schedule.emaDecay');
   assert.equal(configError({ data: { size: [288] } }).key, 'data.size');
   assert.equal(configError({ checkpointEvery: 0 }).key, 'checkpointEvery');
-  assert.equal(configError({ batch: { labeled: 1.5 } }).key, 'batch.labeled');
+  assert.equal(configError({ batch: { labelled: 1.5 } }).key, 'batch.labelled');
 });
 
 test('flags override the config file, which overrides the defaults', () => {
@@ -102,5 +102,19 @@ test('mergeConfig replaces arrays and scalars and merges objects', () => {
   assert.deepEqual(mergeConfig({ a: { b: 1, c: [1, 2] }, d: 1 }, { a: { c: [3] }, d: { e: 2 } }), {
     a: { b: 1, c: [3] },
     d: { e: 2 },
+  });
+});
+
+test('configurations, flags and splits.json of the `labeled` spelling read as `labelled`', () => {
+  const c = parseConfig({ data: { dir: 'd', labeled: 3 }, batch: { labeled: 4, unlabeled: 1 } });
+  assert.equal(c.data.labelled, 3);
+  assert.equal(c.batch.labelled, 4);
+  assert.equal(c.batch.unlabelled, 1);
+  // both spellings at once: the new one wins, the old one is an unknown key
+  assert.throws(() => parseConfig({ data: { dir: 'd', labeled: 3, labelled: 2 } }), /data\.labeled/);
+  assert.deepEqual(flagsToConfig({ data: 'd', out: 'r', labeled: '5' }).data, { dir: 'd', labelled: 5 });
+  assert.deepEqual(withLegacyKeys({ labeled: null, labelled: ['a'] }, { labeled: 'labelledCount' }), {
+    labelled: ['a'],
+    labelledCount: null,
   });
 });

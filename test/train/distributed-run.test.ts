@@ -34,7 +34,7 @@ test("a rank's part of a global batch: its labelled slices, then its unlabelled 
   const global = tinyGlobalBatch(data, 0, 8); // items 0-3 labelled, 4-7 unlabelled
   const part = shardSliceBatch(global, 1, 2);
   assert.equal(part.n, 4);
-  assert.equal(part.numLabeled, 2);
+  assert.equal(part.numLabelled, 2);
   assert.deepEqual(
     [0, 1, 2, 3].map((k) => part.image[k * 5]),
     [2, 3, 6, 7],

@@ -28,7 +28,7 @@ async function labelledPlanes(foreground: Record<string, unknown>, n: number): P
     for (let i = 0; i < n; i++) {
       const b: SliceBatch = await opened.batch(i);
       const plane = b.height * b.width;
-      for (let j = 0; j < b.numLabeled; j++) planes.push(b.label.subarray(j * plane, (j + 1) * plane));
+      for (let j = 0; j < b.numLabelled; j++) planes.push(b.label.subarray(j * plane, (j + 1) * plane));
     }
     return planes;
   } finally {

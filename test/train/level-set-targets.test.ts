@@ -47,7 +47,7 @@ for (const augment of [true, false])
       d.setLevelSetTargets!(treeLevelSetTargets(tree, form));
       for (const it of [0, 1, 2]) {
         const b = await d.batch(it);
-        const { numLabeled: L, height: H, width: W } = b;
+        const { numLabelled: L, height: H, width: W } = b;
         assert.ok(b.sdf, `${form} batch ${it} has targets`);
         assert.equal(b.sdf.length, L * tree.size * H * W);
         // the same batch as without targets: the targets ride along, they change nothing else

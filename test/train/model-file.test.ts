@@ -2,14 +2,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { InputError } from '../../src/errors.ts';
+import type { z } from 'zod';
 import { KNEE_TREE } from '../../src/hierarchy/tree.ts';
+import { DataConfigSchema } from '../../src/train/config.ts';
 import type { ModelConfigInput } from '../../src/models/registry.ts';
 import {
   checkModelFormat,
   decodeModelMetadata,
   encodeModelMetadata,
   MODEL_FILE_FORMAT,
-  type ModelFileMetadataInput,
 } from '../../src/train/model-file.ts';
 
 const model: ModelConfigInput = {
@@ -19,9 +20,9 @@ const model: ModelConfigInput = {
   levelSet: true,
   imageSize: [32, 32],
 };
-const data: ModelFileMetadataInput['preprocessing'] = {
+const data: z.input<typeof DataConfigSchema> = {
   dir: '/d',
-  labeled: null,
+  labelled: null,
   subjectPattern: null,
   tree: null,
   axis: 'x',
@@ -68,6 +69,11 @@ test('written metadata decodes; without structures the names default', () => {
   // preprocessing from files that predate a key takes that key's default
   const older = { ...WRITTEN, preprocessing: JSON.stringify({ ...data, tree: undefined }) };
   assert.equal(decodeModelMetadata('m.safetensors', older, fix).preprocessing.tree, null);
+  // and files written when the key was spelled `labeled`
+  const { labelled: count, ...rest } = data;
+  const spelled = { ...WRITTEN, preprocessing: JSON.stringify({ ...rest, labeled: 3 }) };
+  assert.equal(count, null);
+  assert.equal(decodeModelMetadata('m.safetensors', spelled, fix).preprocessing.labelled, 3);
 });
 
 test('each broken key is an InputError naming the file and the key', () => {

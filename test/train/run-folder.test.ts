@@ -166,7 +166,7 @@ test('running out of memory becomes one line naming the settings to lower', asyn
   );
   assert.equal(
     (err as Error).message,
-    "out of memory (111.8 GiB for one tensor): unet on 32x32 slices (data.size), batch.labeled 2 + batch.unlabeled 2, does not fit in this machine's memory. Fix: lower data.size (--size), batch.labeled / batch.unlabeled, or the network width (model.medt / model.unet)",
+    "out of memory (111.8 GiB for one tensor): unet on 32x32 slices (data.size), batch.labelled 2 + batch.unlabelled 2, does not fit in this machine's memory. Fix: lower data.size (--size), batch.labelled / batch.unlabelled, or the network width (model.medt / model.unet)",
   );
   const other = new Error('something else');
   assert.equal(explainOutOfMemory(other, config), other);

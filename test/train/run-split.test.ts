@@ -20,15 +20,15 @@ import { throwsNaming } from '../helpers/throws-naming.ts';
 
 const root = tempDir('run-split');
 
-test('configSplit is makeSplit with the seed, data.labeled and data.subjectPattern of the configuration', async () => {
+test('configSplit is makeSplit with the seed, data.labelled and data.subjectPattern of the configuration', async () => {
   const dir = await makeDataset();
   const ds = openDataset(dir);
-  const config = parseConfig({ data: { dir, labeled: 1, subjectPattern: '^(k0[12])' }, seed: 4 });
+  const config = parseConfig({ data: { dir, labelled: 1, subjectPattern: '^(k0[12])' }, seed: 4 });
   const inputs = ds.training.map((c) => ({ id: c.id, labelled: c.label !== undefined }));
   const tests = ds.test.map((c) => ({ id: c.id, labelled: c.label !== undefined }));
   assert.deepEqual(
     configSplit(ds, config),
-    makeSplit(inputs, tests, { seed: 4, labeled: 1, subjectPattern: '^(k0[12])' }),
+    makeSplit(inputs, tests, { seed: 4, labelled: 1, subjectPattern: '^(k0[12])' }),
   );
   const split = runSplitOf(configSplit(ds, config), config);
   assert.equal(split.labelled.length, 1);
@@ -40,7 +40,7 @@ test('configSplit is makeSplit with the seed, data.labeled and data.subjectPatte
     'k04',
     'k05',
   ]);
-  assert.deepEqual([split.seed, split.labeled, split.subjectPattern], [4, 1, '^(k0[12])']);
+  assert.deepEqual([split.seed, split.labelledCount, split.subjectPattern], [4, 1, '^(k0[12])']);
 });
 
 test('recordRunSplit writes the split; a resumed run whose dataset now splits otherwise is refused', () => {
@@ -48,7 +48,7 @@ test('recordRunSplit writes the split; a resumed run whose dataset now splits ot
   const split = {
     seed: 0,
     subjectPattern: null,
-    labeled: null,
+    labelledCount: null,
     labelled: ['a', 'b'],
     unlabelled: ['c'],
     validation: ['d'],

@@ -64,7 +64,7 @@ test('validation cadence: every validateEvery epochs, and always after the last 
 });
 
 test('cadenceOf: an epoch is the labelled slices over the labelled batch, the budget maxEpochs of them', () => {
-  const c = cadenceOf(parseConfig({ batch: { labeled: 4 }, schedule: { maxEpochs: 3 } }), 10);
+  const c = cadenceOf(parseConfig({ batch: { labelled: 4 }, schedule: { maxEpochs: 3 } }), 10);
   assert.deepEqual([c.iterationsPerEpoch, c.totalIterations], [3, 9]);
   const fixed = cadenceOf(parseConfig({ schedule: { iterationsPerEpoch: 7, maxIterations: 20 } }), 10);
   assert.deepEqual([fixed.iterationsPerEpoch, fixed.totalIterations], [7, 20]);

@@ -19,7 +19,7 @@ const batch: SliceBatch = {
   image: Float32Array.from({ length: 8 }, (_, i) => i / 8 - 0.3),
   label: new Uint8Array(0),
   n: 2,
-  numLabeled: 0,
+  numLabelled: 0,
   channels: 1,
   height: 2,
   width: 2,

@@ -123,8 +123,8 @@ function runPool(jobs: SynthJob[], workers: number, onResult: (r: SynthJobResult
 
 export async function writeSynthCohort(opts: CohortOptions): Promise<CohortSummary> {
   const t0 = performance.now();
-  checkCount('labeled', opts.labelled);
-  checkCount('unlabeled', opts.unlabelled);
+  checkCount('labelled', opts.labelled);
+  checkCount('unlabelled', opts.unlabelled);
   checkCount('test', opts.test);
   const grid = opts.grid ?? DEFAULT_SYNTH_GRID;
   if (grid.shape.some((n) => !Number.isInteger(n) || n < 4))

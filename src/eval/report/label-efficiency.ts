@@ -8,7 +8,7 @@ import { renderVegaLite, type Figure } from './figure.ts';
 export interface LabelEfficiencyPoint {
   readonly method: string;
   /** number of labelled training scans */
-  readonly labeled: number;
+  readonly labelled: number;
   /** mean cartilage Dice as a fraction (plotted in %) */
   readonly mean: number;
   /** sd over seeds as a fraction (0 or NaN for one seed: no bar) */
@@ -24,14 +24,14 @@ export async function labelEfficiencyPlot(
     const sd = Number.isFinite(p.sd) ? p.sd : 0;
     return {
       method: p.method,
-      labeled: p.labeled,
+      labelled: p.labelled,
       mean: 100 * p.mean,
       lo: 100 * (p.mean - sd),
       hi: 100 * (p.mean + sd),
     };
   });
   const x = {
-    field: 'labeled',
+    field: 'labelled',
     type: 'quantitative',
     title: 'labelled training scans',
     scale: { zero: false },

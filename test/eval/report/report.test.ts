@@ -95,8 +95,8 @@ test('charts: loss curves, Dice box plot and label-efficiency plot are PNGs with
 
   const le = await labelEfficiencyPlot(
     [7, 14, 70].flatMap((n, i) => [
-      { method: 'SSHCPS', labeled: n, mean: 0.7 + 0.05 * i, sd: 0.02 },
-      { method: 'supervised', labeled: n, mean: 0.6 + 0.08 * i, sd: NaN },
+      { method: 'SSHCPS', labelled: n, mean: 0.7 + 0.05 * i, sd: 0.02 },
+      { method: 'supervised', labelled: n, mean: 0.6 + 0.08 * i, sd: NaN },
     ]),
   );
   checkPng(le);
@@ -185,8 +185,8 @@ test('htmlReport embeds PNGs as data URIs and SVGs inline, renders Markdown tabl
   const dir = mkdtempSync(join(tmpdir(), 'kneeseg-report-'));
   try {
     const fig = await labelEfficiencyPlot([
-      { method: 'a', labeled: 1, mean: 0.5, sd: 0.1 },
-      { method: 'a', labeled: 2, mean: 0.6, sd: 0.1 },
+      { method: 'a', labelled: 1, mean: 0.5, sd: 0.1 },
+      { method: 'a', labelled: 2, mean: 0.6, sd: 0.1 },
     ]);
     const png = writeFigure(dir, 'le', fig);
     assert.ok(existsSync(join(dir, 'le.svg')));
