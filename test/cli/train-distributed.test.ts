@@ -109,7 +109,7 @@ function checkpointIteration(run: string): number {
   }
 }
 
-test('a killed rank ends the other within --dist-timeout, naming it; --resume continues from the checkpoint', async () => {
+test("a killed rank ends the other within --dist-timeout, naming it; --resume continues from the checkpoint with the uninterrupted job's losses", async () => {
   const run = join(root, 'killed');
   const file = configFile('killed', { schedule: { maxIterations: 20 } });
   const args = ['--data', data, '--out', run, '--config', file, '--dist-timeout', '10'];
@@ -141,4 +141,16 @@ test('a killed rank ends the other within --dist-timeout, naming it; --resume co
   assert.deepEqual(iterations, [5, 10, 15, 20]);
   const summary = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as { iterations: number };
   assert.equal(summary.iterations, 20);
+
+  // the same job never interrupted: the killed and resumed one logged exactly its losses
+  const whole = join(root, 'whole');
+  const port3 = await freePort();
+  const reference = [0, 1].map((r) =>
+    startRank(r, port3, ['--data', data, '--out', whole, '--config', file, '--dist-timeout', '10']),
+  );
+  for (const r of reference) assert.equal((await r.exited).code, 0, r.output());
+  const losses = (dir: string) =>
+    trainEntries(readLog(dir)).map((e) => ({ i: e.iteration, stage: e.stage, ...e.losses }));
+  assert.equal(losses(whole).length, 4);
+  assert.deepEqual(losses(run), losses(whole));
 });
