@@ -48,7 +48,8 @@ export function kneesegCommand(args: readonly string[]): string[] {
   return [process.execPath, fileURLToPath(new URL('../../bin/kneeseg.js', import.meta.url)), ...args];
 }
 
-async function freePort(): Promise<number> {
+/** A TCP port free on the loopback interface now (the OS picks it). */
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

@@ -4,17 +4,14 @@
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { loadSafetensors } from '../../src/engine/index.ts';
+import { freePort } from '../../src/cli/launch.ts';
 import { startTrain, waitFor, type Child } from '../train/child.ts';
 import { readLog, tempDir, tinyCohort, tinyConfig, trainEntries } from '../train/helpers.ts';
 
-const BIN = fileURLToPath(new URL('../../bin/kneeseg.js', import.meta.url));
 const root = tempDir('cli-train-dp');
 let data = '';
 before(async () => {
@@ -64,37 +61,14 @@ test('kneeseg train --nproc 2 writes one complete run folder and exits 0; rank 1
   );
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 /** One rank of a job started by hand, as torchrun would (its variables set, no launcher). */
 function startRank(rank: number, port: number, args: string[]): Child {
-  const proc = spawn(process.execPath, [BIN, 'train', ...args], {
-    env: {
-      ...process.env,
-      KNEESEG_THREADS: '1',
-      OMP_WAIT_POLICY: 'PASSIVE',
-      MASTER_ADDR: '127.0.0.1',
-      MASTER_PORT: String(port),
-      WORLD_SIZE: '2',
-      RANK: String(rank),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  return startTrain(args, {
+    MASTER_ADDR: '127.0.0.1',
+    MASTER_PORT: String(port),
+    WORLD_SIZE: '2',
+    RANK: String(rank),
   });
-  let text = '';
-  proc.stdout!.on('data', (b: Buffer) => (text += b.toString()));
-  proc.stderr!.on('data', (b: Buffer) => (text += b.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    proc.on('exit', (code, signal) => resolve({ code, signal })),
-  );
-  return { proc, output: () => text, exited };
 }
 
 function checkpointIteration(run: string): number {

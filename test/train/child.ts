@@ -14,9 +14,9 @@ export interface Child {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-export function startTrain(args: string[]): Child {
+export function startTrain(args: string[], env: NodeJS.ProcessEnv = {}): Child {
   const proc = spawn(process.execPath, [BIN, 'train', ...args], {
-    env: { ...process.env, KNEESEG_THREADS: '1', OMP_WAIT_POLICY: 'PASSIVE' },
+    env: { ...process.env, KNEESEG_THREADS: '1', OMP_WAIT_POLICY: 'PASSIVE', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';
