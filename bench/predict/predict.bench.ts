@@ -3,7 +3,7 @@
  * U-Net and a MedT model with untrained weights (timing does not depend on the values), against the
  * same network in PyTorch (bench/reference/, loading the same model file) in the same run.
  *
- *   node --import tsx bench/predict/predict.bench.ts [--slices 160] [--batch 4] [--backbones unet,medt]
+ *   node --import tsx bench/predict/predict.bench.ts [--slices 160] [--batch auto] [--backbones unet,medt]
  *     [--medt-slices N] [--no-reference]
  *
  * Ours: the whole predictVolume (2.5D slicing and scaling, batched no-grad forward of backbone and
@@ -25,7 +25,7 @@ import { prepareCase } from '../../src/data/preprocess.ts';
 import { IDENTITY_DIRECTION, type Volume } from '../../src/data/volume.ts';
 import { defaultKneeTree } from '../../src/hierarchy/tree.ts';
 import { loadModel } from '../../src/infer/load-model.ts';
-import { predictSlices, predictVolume } from '../../src/infer/predict.ts';
+import { defaultBatch, predictSlices, predictVolume } from '../../src/infer/predict.ts';
 import { buildModel } from '../../src/models/registry.ts';
 import { foldBatchNorm } from '../../src/models/fold-batchnorm.ts';
 
@@ -112,9 +112,14 @@ interface Row {
 
 function main(): void {
   setNumThreads(THREADS);
-  const batch = Number(arg('batch', '4'));
-  const medtBatch = Number(arg('medt-batch', '1'));
   const size = arg('size', '288x240').split('x').map(Number) as [number, number];
+  // 'auto': predict's own default for the slice size (defaultBatch), for both networks and PyTorch
+  const batchOf = (name: string) => {
+    const v = arg(name, 'auto');
+    return v === 'auto' ? defaultBatch(size) : Number(v);
+  };
+  const batch = batchOf('batch');
+  const medtBatch = batchOf('medt-batch');
   const backbones = arg('backbones', 'unet,medt').split(',') as ('unet' | 'medt')[];
   const noReference = process.argv.includes('--no-reference');
   const dir = mkdtempSync(join(tmpdir(), 'kneeseg-bench-predict-'));

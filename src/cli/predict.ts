@@ -89,7 +89,7 @@ export function predictCommand(program: Command): void {
       'SeriesInstanceUID of the series to read when the --input DICOM folder holds several (as --input FOLDER#UID)',
     )
     .requiredOption('--output <dir>', 'output folder: {case}.nii.gz, measurements.csv/.json, thickness/*.png')
-    .option('--batch <n>', 'slices per forward pass', '8')
+    .option('--batch <n>', 'slices per forward pass (auto: about 64 Ki pixels, 1 to 8 slices)', 'auto')
     .option(
       '--tta <mode>',
       'test-time augmentation: none, or flip (average with the left-right mirrored slices; also writes DIR/uncertainty.json, the share of voxels the flip relabels)',
@@ -144,10 +144,10 @@ export function predictCommand(program: Command): void {
 }
 
 /** The flags' values checked (ConfigError naming the flag); the input path with --series applied. */
-function checkPredictFlags(f: PredictFlags): { batch: number; input: string } {
-  const batch = Number(f.batch);
-  if (!Number.isInteger(batch) || batch < 1)
-    throw new ConfigError('batch', `must be a whole number >= 1, got ${f.batch}`);
+function checkPredictFlags(f: PredictFlags): { batch: number | undefined; input: string } {
+  const batch = f.batch === 'auto' ? undefined : Number(f.batch);
+  if (batch !== undefined && (!Number.isInteger(batch) || batch < 1))
+    throw new ConfigError('batch', `must be auto or a whole number >= 1, got ${f.batch}`);
   if (f.tta !== 'none' && f.tta !== 'flip')
     throw new ConfigError('tta', `must be none or flip, got ${f.tta}`);
   if (!['left', 'right', 'unknown'].includes(f.side))

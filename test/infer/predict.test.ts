@@ -7,7 +7,7 @@ import { prepareCase, sagittalAxis } from '../../src/data/preprocess.ts';
 import type { Volume } from '../../src/data/volume.ts';
 import { InputError } from '../../src/errors.ts';
 import { loadModel, type LoadedModel } from '../../src/infer/load-model.ts';
-import { checkScan, predictSlices, predictVolume } from '../../src/infer/predict.ts';
+import { checkScan, defaultBatch, predictSlices, predictVolume } from '../../src/infer/predict.ts';
 import { predictScans } from '../../src/infer/run-predict.ts';
 import { assertClose, writeDicomSeries } from '../data/io/helpers.ts';
 import { syntheticScan, tempDir, writeTinyModel } from './helpers.ts';
@@ -59,6 +59,23 @@ test('predicted labels on the scan grid equal a slice-by-slice computation place
   assert.deepEqual(pred.labels.data, expected);
   assert.ok(new Set(expected).size >= 2, 'the untrained model predicts more than one label here');
   assert.deepEqual(pred.labels.shape, image.shape);
+});
+
+test('the default batch holds about 64 Ki pixels (1 to 8 slices) and predicts what batch 1 predicts', () => {
+  assert.equal(defaultBatch([288, 240]), 1);
+  assert.equal(defaultBatch([128, 128]), 4);
+  assert.equal(defaultBatch([64, 64]), 8);
+  assert.equal(defaultBatch([32, 32]), 8);
+  assert.equal(defaultBatch([1024, 1024]), 1);
+  const image = syntheticScan([9, 40, 24]);
+  const p = prepareCase('scan', image, undefined, model.preprocessing);
+  assert.ok(defaultBatch(p.layout.size) > 1, 'the tiny model runs several slices per batch');
+  const batches: number[] = [];
+  const auto = predictSlices(model, p, {}, (done) => batches.push(done));
+  const b = defaultBatch(p.layout.size);
+  assert.equal(batches[0], b);
+  assert.equal(batches.length, Math.ceil(p.layout.count / b));
+  assert.deepEqual(auto.labels, predictSlices(model, p, { batch: 1 }).labels);
 });
 
 test('--tta flip equals the average of the logits of the slice and of its mirrored slice, mirrored back', () => {

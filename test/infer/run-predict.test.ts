@@ -87,6 +87,20 @@ test('a single corrupt scan is an InputError naming the file; a good run exits 0
   );
   assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
   assert.ok(existsSync(join(dir, 'o', 'good.nii.gz')));
+  const badBatch = await kneeseg(
+    'predict',
+    '--model',
+    join(dir, 'run'),
+    '--input',
+    join(dir, 'good.nii.gz'),
+    '--output',
+    join(dir, 'o2'),
+    '--batch',
+    '0',
+  );
+  assert.notEqual(badBatch.code, 0);
+  assert.match(badBatch.stderr, /batch.*must be auto or a whole number >= 1, got 0/);
+  assert.ok(!existsSync(join(dir, 'o2', 'good.nii.gz')));
 });
 
 test('case ids drop the ending and the nnU-Net channel suffix; a DICOM folder is one scan', () => {
