@@ -118,6 +118,9 @@ function describeLabels(which: string | null): string {
 
 const nvA = new Niivue({ backColor: [0, 0, 0, 1], show3Dcrosshair: true, logLevel: 'error' });
 const nvB = new Niivue({ backColor: [0, 0, 0, 1], show3Dcrosshair: true, logLevel: 'error' });
+// disagreement: opaque magenta, a colour no structure has (femoral cartilage is red), drawn over the
+// label colours (NiiVue's own maps fade in alpha, so a disagreeing voxel kept most of its label colour)
+nvB.addColormap('kneeseg-disagreement', { R: [0, 255], G: [0, 0], B: [0, 255], A: [0, 255], I: [0, 255] });
 
 function labelVolume(): NVImage | undefined {
   return nvA.volumes[1];
@@ -387,7 +390,7 @@ async function openCase(id: string): Promise<void> {
 
 /**
  * The second view: ground truth, the compared run or a second experiment run, with the voxels where
- * it disagrees with the left view in red.
+ * it disagrees with the left view in magenta (a colour no structure has: femoral cartilage is red).
  */
 async function updateSideBySide(): Promise<void> {
   const c = state.current;
@@ -410,7 +413,7 @@ async function updateSideBySide(): Promise<void> {
     const q = new URLSearchParams({ a: a!, b: b! });
     const d = await nvB.addVolumeFromUrl({
       url: `/derived/disagreement/${encodeURIComponent(c.id)}.nii.gz?${q}`,
-      colormap: 'red',
+      colormap: 'kneeseg-disagreement',
       opacity: 0.8,
       cal_min: 0,
       cal_max: 1,
@@ -421,8 +424,8 @@ async function updateSideBySide(): Promise<void> {
   nvA.broadcastTo([nvB], { '2d': true, '3d': true });
   nvB.broadcastTo([nvA], { '2d': true, '3d': true });
   nvA.resizeListener();
-  const red = $<HTMLInputElement>('disagreement').checked;
-  document.body.dataset.paneB = `${a}|${b}|${red ? 'disagreement' : 'plain'}`;
+  const drawn = $<HTMLInputElement>('disagreement').checked;
+  document.body.dataset.paneB = `${a}|${b}|${drawn ? 'disagreement' : 'plain'}`;
 }
 
 async function toggleThickness(on: boolean): Promise<void> {
