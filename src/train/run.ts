@@ -3,8 +3,7 @@
  * and splits the dataset, prepares the slices, builds the method's networks, trains, and writes
  * RUN/summary.json. Everything a run decided is written next to its results (nnU-Net's habit).
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { manualSeed } from '../engine/index.ts';
 import { ProcessGroup, type ProcessGroupOptions } from '../engine/distributed.ts';
@@ -16,6 +15,7 @@ import { createMethod } from '../methods/registry.ts';
 import { parseConfig, readConfigFile, type TrainConfig } from './config.ts';
 import { encodeModelMetadata, MODEL_FILE_FORMAT } from './model-file.ts';
 import { openTrainingData, type OpenedTrainingData } from './slice-data.ts';
+import { makeRankFolder } from './rank-scratch.ts';
 import { recordRunSplit, runSplitOf } from './run-split.ts';
 import { train, writeJson, type TrainResult } from './trainer.ts';
 import type { TrainListener } from './events.ts';
@@ -121,7 +121,7 @@ async function runDataParallel(
 
 async function runOtherRank(pg: ProcessGroup, o: RunOptions): Promise<RunResult> {
   const config = agreeToStart(pg, null)!;
-  const out = o.rankFolder ?? mkdtempSync(join(tmpdir(), `kneeseg-rank${pg.rank}-`));
+  const out = o.rankFolder ?? makeRankFolder(pg.rank);
   try {
     return await runIn(config, { ...o, out, overwrite: false, listener: undefined }, pg);
   } finally {
