@@ -32,11 +32,12 @@ export interface PredictOptions {
 
 /**
  * Slices per forward pass when none is asked for: about 64 Ki pixels per batch, 1 to 8 slices. On two
- * cores the network's time per slice is lowest there (no-grad forward, batch-norm folded, idle machine,
- * ms per slice at batch 1 / 2 / 4 / 8): U-Net of 16 base channels at 288 x 240, 104 / 117 / 127 / 121
- * (bigger batches leave the caches); the demo's U-Net of 8 at 128 x 128, 17 / 14 / 13.4 / 13.4 (small
- * batches leave the cores idle); MedT at 288 x 240, 1340 / 1290 / 1500 at batch 1 / 2 / 4, at 128 x 128
- * 265 / 246 / 234 at batch 1 / 4 / 8.
+ * cores the network's time per slice depends on the batch, not the same way at every size
+ * (bench/predict/batch.bench.ts, idle machine, ms per slice at batch 1 / 4 / 8 over four rounds): the
+ * U-Net of 16 base channels at 288 x 240 101-133 / 118-139 / 121-142 (batch 1 ahead of batch 8 in every
+ * round: bigger batches leave the caches); the demo's U-Net of 8 at 128 x 128 17-22 / 12.4-13.4 /
+ * 11.4-13.8 (small batches leave the cores idle); MedT at 288 x 240 1290-1400 at batch 1 or 2 against
+ * 1500-1560 at 4.
  */
 export function defaultBatch(size: readonly [number, number]): number {
   return Math.min(8, Math.max(1, Math.round(65536 / (size[0] * size[1]))));
