@@ -5,13 +5,24 @@
  * that comes and goes shows).
  *
  *   node --import tsx bench/predict/batch.bench.ts [--backbone unet|medt] [--size 288,240]
- *     [--base-channels 16] [--slices 32] [--batches 1,2,4,8,16]
+ *     [--base-channels 16] [--slices 32] [--batches 1,2,4,8,16] [--channels-last]
+ *
+ * --channels-last also runs every batch size with the input and the convolution weights in channels-
+ * last memory format (NHWC, oneDNN's native layout), beside the default layout.
  *
  * bench/ measures; it never asserts.
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import { noGrad, randn, scope, setNumThreads } from '../../src/engine/index.ts';
+import {
+  call,
+  callInPlace,
+  noGrad,
+  randn,
+  scope,
+  setNumThreads,
+  type Tensor,
+} from '../../src/engine/index.ts';
 import { foldBatchNorm } from '../../src/models/fold-batchnorm.ts';
 import { buildModel } from '../../src/models/registry.ts';
 
@@ -22,6 +33,7 @@ const { values: args } = parseArgs({
     'base-channels': { type: 'string', default: '16' },
     slices: { type: 'string', default: '32' },
     batches: { type: 'string', default: '1,2,4,8,16' },
+    'channels-last': { type: 'boolean', default: false },
   },
 });
 const size = args.size.split(',').map(Number) as [number, number];
@@ -39,19 +51,30 @@ const folded = foldBatchNorm(net);
 console.log(
   `${backbone} ${size.join('x')}, 2 threads, ${slices} slices per measurement, load ${loadavg()[0]!.toFixed(1)}`,
 );
+/** c10::MemoryFormat: 0 contiguous (NCHW), 2 channels-last (NHWC) */
+const layout = (t: Tensor, format: 0 | 2) => call('aten::contiguous', t, format);
+const setWeights = (format: 0 | 2) =>
+  noGrad(() => {
+    for (const p of folded.parameters())
+      if (p.ndim === 4) callInPlace('aten::set_.source_Tensor', p, layout(p, format));
+  });
+const formats: (0 | 2)[] = args['channels-last'] ? [0, 2] : [0];
 for (let round = 1; round <= 2; round++)
-  for (const b of args.batches.split(',').map(Number)) {
-    const x = randn([b, 3, ...size]).keep();
-    const t0 = performance.now();
-    const c0 = process.cpuUsage();
-    for (let s = 0; s < slices; s += b)
-      scope(() => noGrad(() => folded.pw_head.forward(folded.backbone.forward(x)).argmax(1).sum().item()));
-    const c = process.cpuUsage(c0);
-    const wall = (performance.now() - t0) / slices;
-    const cpu = (c.user + c.system) / 1e3 / slices;
-    console.log(
-      `round ${round}, batch ${String(b).padStart(2)}: ${wall.toFixed(1)} ms per slice (CPU ${cpu.toFixed(1)} ms)`,
-    );
-    x.dispose();
-  }
+  for (const b of args.batches.split(',').map(Number))
+    for (const format of formats) {
+      setWeights(format);
+      const x = layout(randn([b, 3, ...size]), format).keep();
+      const t0 = performance.now();
+      const c0 = process.cpuUsage();
+      for (let s = 0; s < slices; s += b)
+        scope(() => noGrad(() => folded.pw_head.forward(folded.backbone.forward(x)).argmax(1).sum().item()));
+      const c = process.cpuUsage(c0);
+      const wall = (performance.now() - t0) / slices;
+      const cpu = (c.user + c.system) / 1e3 / slices;
+      const name = format === 2 ? ', channels-last' : '';
+      console.log(
+        `round ${round}, batch ${String(b).padStart(2)}${name}: ${wall.toFixed(1)} ms per slice (CPU ${cpu.toFixed(1)} ms)`,
+      );
+      x.dispose();
+    }
 console.log(`load after ${loadavg()[0]!.toFixed(1)}`);
