@@ -23,6 +23,7 @@ import {
   setNumThreads,
   type Tensor,
 } from '../../src/engine/index.ts';
+import { channelsLast } from '../../src/models/channels-last.ts';
 import { foldBatchNorm } from '../../src/models/fold-batchnorm.ts';
 import { buildModel } from '../../src/models/registry.ts';
 
@@ -51,13 +52,15 @@ const folded = foldBatchNorm(net);
 console.log(
   `${backbone} ${size.join('x')}, 2 threads, ${slices} slices per measurement, load ${loadavg()[0]!.toFixed(1)}`,
 );
-/** c10::MemoryFormat: 0 contiguous (NCHW), 2 channels-last (NHWC) */
-const layout = (t: Tensor, format: 0 | 2) => call('aten::contiguous', t, format);
+const layout = (t: Tensor, format: 0 | 2) =>
+  format === 2 ? channelsLast(t) : call('aten::contiguous', t, 0);
 const setWeights = (format: 0 | 2) =>
-  noGrad(() => {
-    for (const p of folded.parameters())
-      if (p.ndim === 4) callInPlace('aten::set_.source_Tensor', p, layout(p, format));
-  });
+  noGrad(() =>
+    scope(() => {
+      for (const p of folded.parameters())
+        if (p.ndim === 4) callInPlace('aten::set_.source_Tensor', p, layout(p, format));
+    }),
+  );
 const formats: (0 | 2)[] = args['channels-last'] ? [0, 2] : [0];
 for (let round = 1; round <= 2; round++)
   for (const b of args.batches.split(',').map(Number))

@@ -20,6 +20,7 @@ import { InputError } from '../errors.ts';
 import { decodeFlat, decodeTree, nodeMarginals, type LabelTree } from '../hierarchy/index.ts';
 import { buildModel, type ModelConfig, type SegmentationNet } from '../models/registry.ts';
 import { foldBatchNorm } from '../models/fold-batchnorm.ts';
+import { prefersChannelsLast, weightsToChannelsLast } from '../models/channels-last.ts';
 import {
   checkModelFormat,
   decodeModelMetadata,
@@ -32,8 +33,10 @@ export type { Decoding };
 export interface LoadedModel {
   /** the model file read */
   readonly file: string;
-  /** the predictor, in eval mode */
+  /** the predictor, in eval mode, batch norm folded (an inference copy: not for training or saving) */
   readonly model: SegmentationNet;
+  /** whether inputs are given channels-last (the predictor's weights are: src/models/channels-last.ts) */
+  readonly channelsLast: boolean;
   readonly config: ModelConfig;
   readonly tree: LabelTree;
   readonly decoding: Decoding;
@@ -92,8 +95,11 @@ export function loadModel(path: string): LoadedModel {
       throw new InputError(file, `weights do not fit the model config (${(e as Error).message})`, FIX);
     }
     model.eval();
-    // inference only from here: each conv + batch norm pair runs as one convolution
-    return loaded(file, foldBatchNorm(model, { inPlace: true }), contents);
+    // inference only from here: each conv + batch norm pair runs as one convolution, and the U-Net's
+    // weights are stored channels-last (src/models/channels-last.ts)
+    foldBatchNorm(model, { inPlace: true });
+    if (prefersChannelsLast(model)) weightsToChannelsLast(model);
+    return loaded(file, model, contents);
   } finally {
     for (const t of tensors.values()) t.dispose();
   }
@@ -108,6 +114,7 @@ function loaded(file: string, model: SegmentationNet, m: ModelFileContents): Loa
   return {
     file,
     model,
+    channelsLast: prefersChannelsLast(model),
     config: m.config,
     tree,
     decoding,

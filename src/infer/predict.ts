@@ -14,6 +14,7 @@ import { noGrad, scope, tensor, type Tensor } from '../engine/index.ts';
 import { prepareCase, restoreVolume, stackChannels, type PreparedCase } from '../data/preprocess.ts';
 import type { Volume } from '../data/volume.ts';
 import { InputError } from '../errors.ts';
+import { channelsLast } from '../models/channels-last.ts';
 import { keepLargestComponents } from './components.ts';
 import type { LoadedModel } from './load-model.ts';
 
@@ -83,7 +84,8 @@ export function checkScan(image: Volume, file: string): void {
 
 /** Logits of a batch [N, C, H, W]: the pixel-wise head only (the level-set head is not needed to predict). */
 function logitsOf(m: LoadedModel, x: Tensor): Tensor {
-  return m.model.pw_head.forward(m.model.backbone.forward(x));
+  const input = m.channelsLast ? channelsLast(x) : x;
+  return m.model.pw_head.forward(m.model.backbone.forward(input));
 }
 
 /** Logits averaged over the slice and its column-mirrored copy (mirrored back). */
