@@ -19,6 +19,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { format } from 'prettier';
 import * as E from '../../src/engine/index.ts';
+import { GLIBC_TUNABLES, pytorchEnv } from '../reference/env.ts';
 
 const { Conv2d, BatchNorm2d, ReLU, ConvTranspose2d } = E.nn;
 
@@ -26,8 +27,6 @@ const QUICK = process.argv.includes('--quick');
 /** Rounds alternate PyTorch and ours, so a change in machine load touches both sides alike. */
 const ROUNDS = QUICK ? 1 : 2;
 const THREADS = 2;
-const GLIBC_TUNABLES =
-  'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736:glibc.malloc.top_pad=268435456';
 const PYTHON = '/usr/bin/python3';
 const REF = fileURLToPath(new URL('./engine_ref.py', import.meta.url));
 const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
@@ -176,9 +175,7 @@ function pytorch(): PyOut {
     // PyTorch runs under the same policy so both sides wait for OpenMP work the same way
     env: {
       ...process.env,
-      GLIBC_TUNABLES,
-      OPENBLAS_NUM_THREADS: String(THREADS),
-      OMP_NUM_THREADS: String(THREADS),
+      ...pytorchEnv(THREADS),
       OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? '',
     },
     maxBuffer: 1 << 24,

@@ -28,10 +28,9 @@ import {
   zerosLike,
 } from '../../src/engine/index.ts';
 import { buildModel } from '../../src/models/registry.ts';
+import { GLIBC_TUNABLES, pytorchEnv } from '../reference/env.ts';
 
 const THREADS = 2;
-const GLIBC_TUNABLES =
-  'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736:glibc.malloc.top_pad=268435456';
 const RUN_PY = fileURLToPath(new URL('../reference/run.py', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
 
@@ -134,7 +133,7 @@ function main(): void {
         ...(loop ? ['--local-loop'] : []),
         ...(spec.endsWith(':infer') ? ['--no-train'] : []),
       ],
-      { GLIBC_TUNABLES, OPENBLAS_NUM_THREADS: String(THREADS), OMP_NUM_THREADS: String(THREADS) },
+      pytorchEnv(THREADS),
     );
   const results: Record<string, Record<string, Timing>> = {};
   const load: Record<string, number[]> = {};

@@ -14,16 +14,8 @@
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
-import {
-  call,
-  callInPlace,
-  noGrad,
-  randn,
-  scope,
-  setNumThreads,
-  type Tensor,
-} from '../../src/engine/index.ts';
-import { channelsLast } from '../../src/models/channels-last.ts';
+import { noGrad, randn, scope, setNumThreads } from '../../src/engine/index.ts';
+import { channelsLast, weightsToChannelsLast } from '../../src/models/channels-last.ts';
 import { foldBatchNorm } from '../../src/models/fold-batchnorm.ts';
 import { buildModel } from '../../src/models/registry.ts';
 
@@ -48,36 +40,36 @@ const net = buildModel({
   ...(backbone === 'unet' ? { unet: { baseChannels: Number(args['base-channels']), depth: 4 } } : {}),
 });
 net.eval();
+// the inference copies predict uses: batch norm folded, and (--channels-last) one with NHWC weights
 const folded = foldBatchNorm(net);
+const variants = [{ net: folded, nhwc: false }];
+if (args['channels-last']) {
+  const nhwc = foldBatchNorm(net);
+  weightsToChannelsLast(nhwc);
+  variants.push({ net: nhwc, nhwc: true });
+}
 console.log(
   `${backbone} ${size.join('x')}, 2 threads, ${slices} slices per measurement, load ${loadavg()[0]!.toFixed(1)}`,
 );
-const layout = (t: Tensor, format: 0 | 2) =>
-  format === 2 ? channelsLast(t) : call('aten::contiguous', t, 0);
-const setWeights = (format: 0 | 2) =>
-  noGrad(() =>
-    scope(() => {
-      for (const p of folded.parameters())
-        if (p.ndim === 4) callInPlace('aten::set_.source_Tensor', p, layout(p, format));
-    }),
-  );
-const formats: (0 | 2)[] = args['channels-last'] ? [0, 2] : [0];
 for (let round = 1; round <= 2; round++)
   for (const b of args.batches.split(',').map(Number))
-    for (const format of formats) {
-      setWeights(format);
-      const x = layout(randn([b, 3, ...size]), format).keep();
+    for (const v of variants) {
+      const x = randn([b, 3, ...size]).keep();
+      const input = v.nhwc ? channelsLast(x).keep() : x;
       const t0 = performance.now();
       const c0 = process.cpuUsage();
       for (let s = 0; s < slices; s += b)
-        scope(() => noGrad(() => folded.pw_head.forward(folded.backbone.forward(x)).argmax(1).sum().item()));
+        scope(() =>
+          noGrad(() => v.net.pw_head.forward(v.net.backbone.forward(input)).argmax(1).sum().item()),
+        );
       const c = process.cpuUsage(c0);
       const wall = (performance.now() - t0) / slices;
       const cpu = (c.user + c.system) / 1e3 / slices;
-      const name = format === 2 ? ', channels-last' : '';
+      const name = v.nhwc ? ', channels-last' : '';
       console.log(
         `round ${round}, batch ${String(b).padStart(2)}${name}: ${wall.toFixed(1)} ms per slice (CPU ${cpu.toFixed(1)} ms)`,
       );
       x.dispose();
+      if (input !== x) input.dispose();
     }
 console.log(`load after ${loadavg()[0]!.toFixed(1)}`);

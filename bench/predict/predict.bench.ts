@@ -28,12 +28,11 @@ import { loadModel } from '../../src/infer/load-model.ts';
 import { defaultBatch, predictSlices, predictVolume } from '../../src/infer/predict.ts';
 import { buildModel } from '../../src/models/registry.ts';
 import { foldBatchNorm } from '../../src/models/fold-batchnorm.ts';
+import { pytorchEnv } from '../reference/env.ts';
 
 const THREADS = 2;
 const OAI_SLICES = 160;
 const OAI_SHAPE: [number, number] = [384, 384];
-const GLIBC_TUNABLES =
-  'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=68719476736:glibc.malloc.top_pad=268435456';
 const REFERENCE = fileURLToPath(new URL('./reference.py', import.meta.url));
 
 function arg(name: string, fallback: string): string {
@@ -171,9 +170,7 @@ function main(): void {
             encoding: 'utf8',
             env: {
               ...process.env,
-              GLIBC_TUNABLES,
-              OPENBLAS_NUM_THREADS: String(THREADS),
-              OMP_NUM_THREADS: String(THREADS),
+              ...pytorchEnv(THREADS),
             },
           },
         );
