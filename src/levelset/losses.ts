@@ -6,6 +6,9 @@
  * (`mse_loss(outputs_tanh, gt_dis)`, HiLab-git/DTC code/train_la_dtc.py).
  * L_C (Eq. 14): mean over labelled and unlabelled pixels of (p_i - S^-1(f_LS,i))^2, p_i the
  * pixel-wise branch's probability of node i (for SSHCPS the unconditional probability of Eq. 8).
+ * Over the nodes i, Eq. 14 takes the squared norm of the vector difference, i.e. a sum ('sum', the
+ * default, the same convention as L_UP's sum over nodes of Eq. 7); 'mean' averages them instead
+ * (DTC's single channel makes the two equal), which makes L_C K times weaker against L_CTU.
  */
 import type { Tensor } from '../engine/index.ts';
 import { DEFAULT_TRANSFORM_K, levelSetToProbability } from './transform.ts';
@@ -21,14 +24,21 @@ export function levelSetLoss(levelSet: Tensor, sdf: Tensor, weight?: Tensor): Te
   return se.mul(weight).sum().div(weight.sum().clamp(1, null));
 }
 
+/** How L_C reduces over the K channels (nodes): see the file comment. */
+export type NodeReduction = 'sum' | 'mean';
+
 /**
  * @param probability  [N, K, H, W] p_i from the pixel-wise branch
  * @param levelSet     [N, K, H, W] f_LS
+ * @param nodes        'sum': sum over channels of the per-channel pixel means (Eq. 14's squared
+ *                     norm); 'mean': mean over channels too
  */
 export function consistencyLoss(
   probability: Tensor,
   levelSet: Tensor,
   k: number = DEFAULT_TRANSFORM_K,
+  nodes: NodeReduction = 'sum',
 ): Tensor {
-  return probability.sub(levelSetToProbability(levelSet, k)).square().mean();
+  const mse = probability.sub(levelSetToProbability(levelSet, k)).square().mean();
+  return nodes === 'sum' ? mse.mul(probability.shape[1]!) : mse;
 }

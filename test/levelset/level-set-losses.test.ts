@@ -33,6 +33,26 @@ test('L_LS is the MSE on the weighted entries; L_C the mean squared gap to S^-1(
   assert.ok(Math.abs(consistencyLoss(q, f).item() - (1 + 0 + 1 + 0.25) / 4) < 1e-9);
 });
 
+test("L_C over several nodes: Eq. 14's squared norm sums the nodes, 'mean' averages them", () => {
+  // brute force in float64: sum over nodes k of the mean over (n, h, w) of (p - sigmoid(-kk f))^2
+  const [N, K, H, W] = [2, 3, 2, 3];
+  const count = N * K * H * W;
+  const pv = Array.from({ length: count }, (_, i) => (Math.sin(i * 1.7) + 1) / 2);
+  const fv = Array.from({ length: count }, (_, i) => Math.cos(i * 2.3) * 0.01);
+  const kk = 300;
+  const perNode = new Array<number>(K).fill(0);
+  for (let i = 0; i < count; i++) {
+    const node = Math.floor(i / (H * W)) % K;
+    perNode[node]! += (pv[i]! - 1 / (1 + Math.exp(kk * fv[i]!))) ** 2 / (N * H * W);
+  }
+  const sum = perNode.reduce((a, b) => a + b, 0);
+  const p = tensor(pv, [N, K, H, W], { dtype: 'float64' });
+  const f = tensor(fv, [N, K, H, W], { dtype: 'float64' });
+  assert.ok(Math.abs(consistencyLoss(p, f, kk, 'sum').item() - sum) < 1e-12);
+  assert.ok(Math.abs(consistencyLoss(p, f, kk).item() - sum) < 1e-12, 'the default is the sum');
+  assert.ok(Math.abs(consistencyLoss(p, f, kk, 'mean').item() - sum / K) < 1e-12);
+});
+
 test('beta(t) of Eq. 18 and the DTC convention', () => {
   assert.ok(Math.abs(sshcpsBeta(0, 100) - 0.1 * Math.exp(-5)) < 1e-15);
   assert.ok(Math.abs(sshcpsBeta(50, 100) - 0.1 * Math.exp(-1.25)) < 1e-15);
