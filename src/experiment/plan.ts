@@ -95,6 +95,7 @@ export function optionsRows(low = 0.2): RowSpec[] {
     sshcps('no state Dice', 'no-dice', { tree: { diceWeight: 0 } }),
     sshcps('per-entry cond. BCE', 'entry-bce', { tree: { condReduction: 'entries' } }),
     sshcps('DTC SDF targets', 'dtc-sdf', { tree: { sdfForm: 'dtc' } }),
+    sshcps('L_C summed over nodes', 'lc-sum', { tree: { consistencyNodes: 'sum' } }),
     sshcps('no foreground oversampling', 'no-fg-oversampling', { batch: { foreground: { share: 0 } } }),
     sshcps('paper preset', 'paper', paperPreset()),
   ];

@@ -7,8 +7,9 @@
  * L_C (Eq. 14): mean over labelled and unlabelled pixels of (p_i - S^-1(f_LS,i))^2, p_i the
  * pixel-wise branch's probability of node i (for SSHCPS the unconditional probability of Eq. 8).
  * Over the nodes i, Eq. 14 takes the squared norm of the vector difference, i.e. a sum ('sum', the
- * default, the same convention as L_UP's sum over nodes of Eq. 7); 'mean' averages them instead
- * (DTC's single channel makes the two equal), which makes L_C K times weaker against L_CTU.
+ * same convention as L_UP's sum over nodes of Eq. 7); 'mean' (the default, `tree.consistencyNodes`,
+ * README "Defaults that differ from the paper") averages them, as DTC's code does over its channels,
+ * which makes L_C K times weaker against L_CTU.
  */
 import type { Tensor } from '../engine/index.ts';
 import { DEFAULT_TRANSFORM_K, levelSetToProbability } from './transform.ts';
@@ -30,14 +31,14 @@ export type NodeReduction = 'sum' | 'mean';
 /**
  * @param probability  [N, K, H, W] p_i from the pixel-wise branch
  * @param levelSet     [N, K, H, W] f_LS
- * @param nodes        'sum': sum over channels of the per-channel pixel means (Eq. 14's squared
- *                     norm); 'mean': mean over channels too
+ * @param nodes        'mean': mean over channels too; 'sum': sum over channels of the per-channel
+ *                     pixel means (Eq. 14's squared norm)
  */
 export function consistencyLoss(
   probability: Tensor,
   levelSet: Tensor,
   k: number = DEFAULT_TRANSFORM_K,
-  nodes: NodeReduction = 'sum',
+  nodes: NodeReduction = 'mean',
 ): Tensor {
   const mse = probability.sub(levelSetToProbability(levelSet, k)).square().mean();
   return nodes === 'sum' ? mse.mul(probability.shape[1]!) : mse;

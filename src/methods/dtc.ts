@@ -54,8 +54,8 @@ export function createDtc(ctx: MethodContext, options: DtcOptions = {}): Method 
       const { ce, dice } = ceAndDice(splitBatch(out.logits, L).labelled, cls);
       const sdf = batch.sdf ?? noGrad(() => sdfFromMasks(oneHotClasses(cls, C), batch.spacing));
       const ls = levelSetLoss(splitBatch(out.levelSet, L).labelled, sdf);
-      // mean over the channels too: `torch.mean((dis_to_mask - outputs_soft) ** 2)` (SSL4MIS, multi-class)
-      const consistency = consistencyLoss(out.logits.softmax(1), out.levelSet, o.transformK, 'mean');
+      // a mean over the channels too: `torch.mean((dis_to_mask - outputs_soft) ** 2)` (SSL4MIS, multi-class)
+      const consistency = consistencyLoss(out.logits.softmax(1), out.levelSet, o.transformK);
       const w = rampedWeight(o.consistency, c.iteration, o.consistencyRampup);
       const total = dice.add(ls.mul(o.beta)).add(consistency.mul(w)).add(ce.mul(o.ceWeight));
       return { dice, ce, ls, consistency, total };

@@ -23,7 +23,6 @@ export function createSegThUp(ctx: MethodContext, options: SegThUpOptions = {}, 
     consistency: false,
     schedule: DEFAULT_LEVEL_SET_SCHEDULE,
     transformK: DEFAULT_TRANSFORM_K,
-    consistencyNodes: 'sum',
     upForm: o.upForm,
   });
 }

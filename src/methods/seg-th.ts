@@ -16,7 +16,6 @@ export function createSegTh(ctx: MethodContext, options: z.input<typeof segThOpt
     consistency: false,
     schedule: DEFAULT_LEVEL_SET_SCHEDULE,
     transformK: DEFAULT_TRANSFORM_K,
-    consistencyNodes: 'sum',
     upForm: 'lse',
   });
 }

@@ -14,8 +14,6 @@ export const sshcpsOptionsSchema = z.strictObject({
   schedule: levelSetScheduleSchema.default(DEFAULT_LEVEL_SET_SCHEDULE),
   /** k of S^-1 (Eq. 13): 1500 as in DTC (METHOD.md section 6) */
   transformK: z.number().positive().default(DEFAULT_TRANSFORM_K),
-  /** L_C over the nodes: Eq. 14's squared norm ('sum') or their mean (K times weaker; METHOD.md section 6) */
-  consistencyNodes: z.enum(['sum', 'mean']).default('sum'),
   /** log(1 - p_d) by Eq. 11 ('lse', METHOD.md section 5) or log1mexp (same value) */
   upForm: z.enum(['lse', 'log1mexp']).default('lse'),
 });

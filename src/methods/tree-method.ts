@@ -17,7 +17,7 @@ import { decodeTree } from '../hierarchy/decode.ts';
 import { unconditionalProbability } from '../hierarchy/marginals.ts';
 import { labelsToObservations, nodeTargets } from '../hierarchy/targets.ts';
 import { upLoss } from '../hierarchy/up-loss.ts';
-import { consistencyLoss, levelSetLoss, type NodeReduction } from '../levelset/losses.ts';
+import { consistencyLoss, levelSetLoss } from '../levelset/losses.ts';
 import { levelSetWeights, type LevelSetSchedule } from '../levelset/schedule.ts';
 import { sdfFromMasks } from '../levelset/sdf-targets.ts';
 import { treeLevelSetTargets } from '../levelset/target-spec.ts';
@@ -36,8 +36,6 @@ export interface TreeMethodSwitches {
   schedule: LevelSetSchedule;
   /** k of S^-1(z) = sigmoid(-k z) */
   transformK: number;
-  /** how L_C reduces over the nodes (see levelset/losses.ts) */
-  consistencyNodes: NodeReduction;
   /** how log(1 - p_d) is computed in L_UP */
   upForm: 'lse' | 'log1mexp';
 }
@@ -100,7 +98,7 @@ export function createTreeMethod(ctx: MethodContext, s: TreeMethodSwitches): Met
             unconditionalProbability(out.logits, tree),
             out.levelSet,
             s.transformK,
-            s.consistencyNodes,
+            opt.consistencyNodes,
           );
           total = total.add(terms.consistency.mul(w.consistency));
         }

@@ -15,8 +15,18 @@ export const TreeOptionsSchema = z.strictObject({
    * 1-3 pixels thick strictly inside and absent structures at +1 (src/levelset/sdf.ts)
    */
   sdfForm: z.enum(['dtc', 'thin']).default('thin'),
+  /**
+   * L_C over the nodes: the mean of the per-node squared gaps, as DTC's code takes it over channels,
+   * or their sum (paper: Eq. 14's squared norm of the whole vector; K times stronger against L_CTU)
+   */
+  consistencyNodes: z.enum(['mean', 'sum']).default('mean'),
 });
 export type TreeOptions = z.infer<typeof TreeOptionsSchema>;
 
 /** The paper's reading of every key (configs/paper.json). */
-export const PAPER_TREE_OPTIONS: TreeOptions = { diceWeight: 0, condReduction: 'entries', sdfForm: 'dtc' };
+export const PAPER_TREE_OPTIONS: TreeOptions = {
+  diceWeight: 0,
+  condReduction: 'entries',
+  sdfForm: 'dtc',
+  consistencyNodes: 'sum',
+};

@@ -106,6 +106,7 @@ test('options rows: the defaults, then one departure from the paper set back at 
     'no-dice': ['tree.diceWeight'],
     'entry-bce': ['tree.condReduction'],
     'dtc-sdf': ['tree.sdfForm'],
+    'lc-sum': ['tree.consistencyNodes'],
     'no-fg-oversampling': ['batch.foreground.share'],
   };
   for (const [variant, keys] of Object.entries(expected)) {
@@ -116,7 +117,8 @@ test('options rows: the defaults, then one departure from the paper set back at 
   assert.equal(parseConfig(mergeConfig({}, rows[1]!.config!)).tree.diceWeight, 0);
   assert.equal(parseConfig(mergeConfig({}, rows[2]!.config!)).tree.condReduction, 'entries');
   assert.equal(parseConfig(mergeConfig({}, rows[3]!.config!)).tree.sdfForm, 'dtc');
-  assert.equal(parseConfig(mergeConfig({}, rows[4]!.config!)).batch.foreground.share, 0);
+  assert.equal(parseConfig(mergeConfig({}, rows[4]!.config!)).tree.consistencyNodes, 'sum');
+  assert.equal(parseConfig(mergeConfig({}, rows[5]!.config!)).batch.foreground.share, 0);
   const paper = variants.find((r) => r.variant === 'paper');
   assert.deepEqual(
     paper?.config,

@@ -16,6 +16,7 @@ import { labelsToObservations, nodeTargets } from '../../src/hierarchy/targets.t
 import { upLoss } from '../../src/hierarchy/up-loss.ts';
 import { consistencyLoss, levelSetLoss } from '../../src/levelset/losses.ts';
 import { sshcpsBeta } from '../../src/levelset/schedule.ts';
+import { DEFAULT_TRANSFORM_K } from '../../src/levelset/transform.ts';
 import { sdfFromMasks } from '../../src/levelset/sdf-targets.ts';
 import { createMethod } from '../../src/methods/registry.ts';
 import type { StepContext } from '../../src/methods/method.ts';
@@ -48,7 +49,12 @@ function expectedTerms(
   const { target, known } = nodeTargets(obs, tree);
   const sdf = sdfFromMasks(target, batch.spacing, o.sdfForm);
   t.ls = levelSetLoss(out.levelSet!.narrow(0, 0, L), sdf, known).item();
-  t.consistency = consistencyLoss(unconditionalProbability(out.logits, tree), out.levelSet!).item();
+  t.consistency = consistencyLoss(
+    unconditionalProbability(out.logits, tree),
+    out.levelSet!,
+    DEFAULT_TRANSFORM_K,
+    o.consistencyNodes,
+  ).item();
   return t;
 }
 
@@ -86,4 +92,18 @@ test('the defaults add the weighted state Dice and reduce the conditional BCE pe
     const entries = expectedTerms(method, batch, ctx, { ...o, condReduction: 'entries' }).cond!;
     assert.ok(Math.abs(entries - want.cond!) > 1e-3);
   });
+});
+
+test("L_C: the defaults average the nodes' squared gaps, the paper (Eq. 14) sums them", () => {
+  const ctx: StepContext = { iteration: 40, maxIterations: 100, epoch: 0, stage: 2 };
+  const batch = fixedBatch(2, 2);
+  const lc = (o: TreeOptions) => {
+    manualSeed(21);
+    const method = createMethod('sshcps', { ...standInContext(), treeOptions: o });
+    return noGrad(() => method.step(batch, ctx).consistency!.item());
+  };
+  const mean = lc(TreeOptionsSchema.parse({}));
+  const sum = lc(TreeOptionsSchema.parse({ consistencyNodes: 'sum' }));
+  assert.ok(mean > 0);
+  assert.ok(Math.abs(sum - standInContext().tree.size * mean) < 1e-6 * sum, `${sum} vs ${mean}`);
 });

@@ -27,7 +27,12 @@ test('defaults are the paper protocol where the README does not list a departure
   });
   assert.deepEqual(c.batch, { labelled: 2, unlabelled: 2, foreground: { share: 0.33, structures: null } });
   // the departures (README, "Defaults that differ from the paper")
-  assert.deepEqual(c.tree, { diceWeight: 1, condReduction: 'node', sdfForm: 'thin' });
+  assert.deepEqual(c.tree, {
+    diceWeight: 1,
+    condReduction: 'node',
+    sdfForm: 'thin',
+    consistencyNodes: 'mean',
+  });
   assert.equal(c.schedule.selection, 'dice');
   assert.equal(c.schedule.stageSwitch.minDice, 0.5);
   assert.deepEqual(c.data.size, [288, 240]);
