@@ -25,8 +25,9 @@ export function levelSetLoss(levelSet: Tensor, sdf: Tensor, weight?: Tensor): Te
   return se.mul(weight).sum().div(weight.sum().clamp(1, null));
 }
 
-/** How L_C reduces over the K channels (nodes): see the file comment. */
-export type NodeReduction = 'sum' | 'mean';
+/** How L_C reduces over the K channels (nodes), the default first: see the file comment. */
+export const NODE_REDUCTIONS = ['mean', 'sum'] as const;
+export type NodeReduction = (typeof NODE_REDUCTIONS)[number];
 
 /**
  * @param probability  [N, K, H, W] p_i from the pixel-wise branch

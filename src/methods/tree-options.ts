@@ -4,6 +4,7 @@
  * README ("Defaults that differ from the paper"); configs/paper.json sets the paper's value of each.
  */
 import { z } from 'zod';
+import { NODE_REDUCTIONS } from '../levelset/losses.ts';
 
 export const TreeOptionsSchema = z.strictObject({
   /** weight of a soft Dice on the legal-state posteriors (src/hierarchy/state-dice.ts), both stages; paper: 0 */
@@ -19,7 +20,7 @@ export const TreeOptionsSchema = z.strictObject({
    * L_C over the nodes: the mean of the per-node squared gaps, as DTC's code takes it over channels,
    * or their sum (paper: Eq. 14's squared norm of the whole vector; K times stronger against L_CTU)
    */
-  consistencyNodes: z.enum(['mean', 'sum']).default('mean'),
+  consistencyNodes: z.enum(NODE_REDUCTIONS).default('mean'),
 });
 export type TreeOptions = z.infer<typeof TreeOptionsSchema>;
 
