@@ -9,9 +9,10 @@
  * Ours: the whole predictVolume (2.5D slicing and scaling, batched no-grad forward of backbone and
  * f_PW, tree decoding, restacking), and its network part alone (predictSlices). PyTorch: the network
  * forward and argmax only, so the comparison favours PyTorch by our decoding and preprocessing.
- * The network part is also timed with batch norm folded into the convolutions (src/models/
- * fold-batchnorm.ts), unfolded and folded alternating three times (minimum of each, wall and CPU
- * time), so a changing load hits both alike. `--no-reference` skips PyTorch. Both sides use 2 threads; PyTorch gets its tuned glibc allocator (FACTS.md). With fewer slices than
+ * The network part is also timed as loadModel prepares it for inference (batch norm folded into the
+ * convolutions, src/models/fold-batchnorm.ts; the U-Net channels-last, src/models/channels-last.ts)
+ * against the same weights as trained (eval mode, unfolded, default layout), alternating three
+ * times (minimum of each, wall and CPU time), so a changing load hits both alike. `--no-reference` skips PyTorch. Both sides use 2 threads; PyTorch gets its tuned glibc allocator (FACTS.md). With fewer slices than
  * 160 the per-scan figure is extrapolated linearly (per-slice cost x 160) and the table says so.
  * Results: a table on stdout and runs/bench/predict.json.
  */
@@ -20,14 +21,13 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { manualSeed, saveSafetensors, setNumThreads } from '../../src/engine/index.ts';
+import { loadSafetensors, manualSeed, saveSafetensors, setNumThreads } from '../../src/engine/index.ts';
 import { prepareCase } from '../../src/data/preprocess.ts';
 import { IDENTITY_DIRECTION, type Volume } from '../../src/data/volume.ts';
 import { defaultKneeTree } from '../../src/hierarchy/tree.ts';
 import { loadModel } from '../../src/infer/load-model.ts';
 import { defaultBatch, predictSlices, predictVolume } from '../../src/infer/predict.ts';
 import { buildModel } from '../../src/models/registry.ts';
-import { foldBatchNorm } from '../../src/models/fold-batchnorm.ts';
 import { pytorchEnv } from '../reference/env.ts';
 
 const THREADS = 2;
@@ -73,6 +73,16 @@ function writeModel(dir: string, backbone: 'unet' | 'medt', size: [number, numbe
   return file;
 }
 
+/** The model of a model file as trained: eval mode, batch norm unfolded, default memory layout. */
+function plainModel(file: string) {
+  const { tensors, metadata } = loadSafetensors(file);
+  const model = buildModel(JSON.parse(metadata.model!) as Parameters<typeof buildModel>[0]);
+  model.loadStateDict(tensors);
+  for (const t of tensors.values()) t.dispose();
+  model.eval();
+  return model;
+}
+
 /** An OAI-like DESS volume: `slices` sagittal slices (x) of 384 x 384, 0.7 x 0.365 x 0.365 mm. */
 function scan(slices: number): Volume<Int16Array> {
   const [ny, nz] = [OAI_SHAPE[1], OAI_SHAPE[0]];
@@ -95,17 +105,20 @@ interface Row {
   extrapolated: boolean;
   ours_predict_s: number;
   ours_network_s: number;
-  /** network part, minimum of three runs each, unfolded and batch norm folded, alternating */
-  unfolded_network_s: number;
-  folded_network_s: number;
+  /**
+   * network part, minimum of three runs each, alternating: the model as trained (eval mode, batch
+   * norm unfolded, default layout) and as loadModel prepares it for inference
+   */
+  plain_network_s: number;
+  prepared_network_s: number;
   /** CPU seconds (all threads) of the same runs, minimum: less sensitive to other load than wall time */
-  unfolded_network_cpu_s: number;
-  folded_network_cpu_s: number;
+  plain_network_cpu_s: number;
+  prepared_network_cpu_s: number;
   pytorch_network_s: number;
   /** per OAI scan (160 slices) */
   ours_predict_per_scan_s: number;
   ours_network_per_scan_s: number;
-  folded_network_per_scan_s: number;
+  prepared_network_per_scan_s: number;
   pytorch_network_per_scan_s: number;
 }
 
@@ -144,21 +157,24 @@ function main(): void {
     t0 = performance.now();
     predictSlices(m, p, { batch: b });
     const oursNetwork = (performance.now() - t0) / 1000;
-    const folded = { ...m, model: foldBatchNorm(m.model) };
-    predictSlices(folded, prepareCase('warm', scan(Math.min(b, slices)), undefined, m.preprocessing), {
+    // the predictor as loadModel prepares it (batch norm folded, the U-Net channels-last) against the
+    // same weights as trained: eval mode, unfolded, default layout
+    const plain = plainModel(file);
+    const unprepared = { ...m, model: plain, channelsLast: false };
+    predictSlices(unprepared, prepareCase('warm', scan(Math.min(b, slices)), undefined, m.preprocessing), {
       batch: b,
     });
-    const times = { unfolded: Infinity, folded: Infinity };
-    const cpu = { unfolded: Infinity, folded: Infinity };
-    for (const which of ['unfolded', 'folded', 'folded', 'unfolded', 'unfolded', 'folded'] as const) {
+    const times = { plain: Infinity, prepared: Infinity };
+    const cpu = { plain: Infinity, prepared: Infinity };
+    for (const which of ['plain', 'prepared', 'prepared', 'plain', 'plain', 'prepared'] as const) {
       const c0 = process.cpuUsage();
       t0 = performance.now();
-      predictSlices(which === 'folded' ? folded : m, p, { batch: b });
+      predictSlices(which === 'prepared' ? m : unprepared, p, { batch: b });
       times[which] = Math.min(times[which], (performance.now() - t0) / 1000);
       const c = process.cpuUsage(c0);
       cpu[which] = Math.min(cpu[which], (c.user + c.system) / 1e6);
     }
-    folded.model.dispose();
+    plain.dispose();
     const parameters = m.model.parameterCount();
     m.model.dispose();
     const py = noReference
@@ -187,14 +203,14 @@ function main(): void {
       extrapolated: slices !== OAI_SLICES,
       ours_predict_s: oursPredict,
       ours_network_s: oursNetwork,
-      unfolded_network_s: times.unfolded,
-      folded_network_s: times.folded,
-      unfolded_network_cpu_s: cpu.unfolded,
-      folded_network_cpu_s: cpu.folded,
+      plain_network_s: times.plain,
+      prepared_network_s: times.prepared,
+      plain_network_cpu_s: cpu.plain,
+      prepared_network_cpu_s: cpu.prepared,
       pytorch_network_s: ref.seconds,
       ours_predict_per_scan_s: oursPredict * scale,
       ours_network_per_scan_s: oursNetwork * scale,
-      folded_network_per_scan_s: times.folded * scale,
+      prepared_network_per_scan_s: times.prepared * scale,
       pytorch_network_per_scan_s: ref.seconds * scale,
     });
     if (ref.params !== parameters)
@@ -211,10 +227,10 @@ function main(): void {
     );
   for (const r of rows)
     console.log(
-      `${r.backbone}: network ${f(r.unfolded_network_s * (OAI_SLICES / r.slices))} s per scan unfolded, ` +
-        `${f(r.folded_network_s * (OAI_SLICES / r.slices))} s batch norm folded (min of 3 each, alternating), ` +
-        `folded / unfolded ${(r.folded_network_s / r.unfolded_network_s).toFixed(2)}, CPU time ` +
-        `${(r.folded_network_cpu_s / r.unfolded_network_cpu_s).toFixed(2)}`,
+      `${r.backbone}: network ${f(r.plain_network_s * (OAI_SLICES / r.slices))} s per scan as trained, ` +
+        `${f(r.prepared_network_s * (OAI_SLICES / r.slices))} s as loaded for inference (min of 3 each, ` +
+        `alternating), loaded / as trained ${(r.prepared_network_s / r.plain_network_s).toFixed(2)}, CPU time ` +
+        `${(r.prepared_network_cpu_s / r.plain_network_cpu_s).toFixed(2)}`,
     );
   if (rows.some((r) => r.extrapolated))
     console.log(`* fewer slices run; per-scan seconds extrapolated x (${OAI_SLICES} / slices run)`);

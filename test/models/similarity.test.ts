@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cat, einsum, manualSeed, nn, noGrad, randn, scope, type Tensor } from '../../src/engine/index.ts';
-import { foldedSimilarityLogits } from '../../src/models/medt/similarity.ts';
+import { foldedSimilarityLogits, similaritySoftmax } from '../../src/models/medt/similarity.ts';
 
 const [B, G, c, L] = [3, 2, 2, 5];
 
@@ -72,4 +72,55 @@ test('folded similarity batch norm equals batch norm of the three maps, summed (
     const evalRef = reference(q.double(), k.double(), qe.double(), ke.double(), bn, false).logits;
     close(foldedSimilarityLogits(q, k, [qe, ke], bn), evalRef, 1e-5, 'eval logits');
     assert.equal(bn.numBatchesTracked.item(), 1);
+  }));
+
+test('inference attention weights (eval, no grad) equal the softmax of the batch-normalised logits, for 1 to 8 channels, with and without tables', () =>
+  scope(() => {
+    manualSeed(5);
+    for (const ch of [1, 2, 4, 8]) {
+      for (const withTables of [true, false]) {
+        const q = randn([B, G, ch, L]).add(0.8);
+        const k = randn([B, G, ch, L]).sub(0.3);
+        const qe = randn([ch, L, L]);
+        const ke = randn([ch, L, L]);
+        const bn = new nn.BatchNorm2d((withTables ? 3 : 1) * G);
+        noGrad(() => {
+          bn.weight.uniform_(0.5, 1.5);
+          bn.bias.uniform_(-1, 1);
+          bn.runningMean.uniform_(-0.5, 0.5);
+          bn.runningVar.uniform_(0.5, 2);
+        });
+        bn.eval();
+        const tables: [Tensor, Tensor] | null = withTables ? [qe, ke] : null;
+        // float64 reference: batch norm of the maps with the running statistics, summed, softmax
+        const maps = [einsum('bgci,bgcj->bgij', q.double(), k.double())];
+        if (withTables)
+          maps.push(
+            einsum('bgci,cij->bgij', q.double(), qe.double()),
+            einsum('bgci,cij->bgij', k.double(), ke.double()).transpose(2, 3),
+          );
+        const terms = maps.length;
+        const y = cat(maps, 1)
+          .sub(bn.runningMean.double().view(1, terms * G, 1, 1))
+          .div(
+            bn.runningVar
+              .double()
+              .add(bn.eps)
+              .sqrt()
+              .view(1, terms * G, 1, 1),
+          )
+          .mul(bn.weight.double().view(1, terms * G, 1, 1))
+          .add(bn.bias.double().view(1, terms * G, 1, 1));
+        const expected = y.view(B, terms, G, L, L).sum(1).softmax(3);
+        const what = `${ch} channel(s), ${withTables ? 'tables' : 'no tables'}`;
+        close(
+          noGrad(() => similaritySoftmax(q, k, tables, bn)),
+          expected,
+          1e-6,
+          `inference, ${what}`,
+        );
+        // with grad enabled the graph-recording path runs; the same weights
+        close(similaritySoftmax(q, k, tables, bn), expected, 1e-6, `recorded, ${what}`);
+      }
+    }
   }));

@@ -15,7 +15,7 @@ import { call, noGrad, randn, scope, stack, tensor, nn, Layer, type Tensor } fro
 import { InputError } from '../../errors.ts';
 import { conv, einsumF, matmul } from '../flops.ts';
 import type { AttentionKind } from './config.ts';
-import { foldedSimilarityLogits } from './similarity.ts';
+import { similaritySoftmax } from './similarity.ts';
 
 export interface AxialAttentionOptions {
   channels: number;
@@ -112,7 +112,7 @@ export class AxialAttention extends Layer {
     if (!this.relative) {
       // batch norm folded into the logits here too: no normalised copy of the maps kept for backward,
       // and two passes over them fewer each way
-      const sim = foldedSimilarityLogits(q, k, null, this.bn_similarity).softmax(3); // [B, G, i, j]
+      const sim = similaritySoftmax(q, k, null, this.bn_similarity); // [B, G, i, j]
       // [B, G, c, i] = sum_j sim_ij v_cj as (sim v^T)^T, as below: sim's gradient in its own layout
       const sv = matmul(sim, v.transpose(2, 3)).transpose(2, 3);
       out = this.bn_output.forward(sv.reshape(B, C, L)).reshape(N, M, C, L);
@@ -128,7 +128,7 @@ export class AxialAttention extends Layer {
       }
       // bn_similarity over [q.k, q.r^q, (k.r^k)^T] summed over the three, computed without building
       // the three normalised maps (similarity.ts)
-      const sim = foldedSimilarityLogits(q, k, [qe, ke], this.bn_similarity).softmax(3);
+      const sim = similaritySoftmax(q, k, [qe, ke], this.bn_similarity);
       // sum_j sim_ij v_cj as (sim v^T)^T: the gradient for sim then comes out in sim's own layout
       // (v sim^T gives it transposed, and adding a transposed [B, G, L, L] gradient is a slow strided pass)
       let sv = matmul(sim, v.transpose(2, 3)).transpose(2, 3);
