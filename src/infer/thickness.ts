@@ -60,10 +60,11 @@
  * README "Speed").
  * Threads: steps 3, 3b and 4 (or the painting) run over slabs of planes, on this thread and helpers
  * (thickness-threads.ts) sharing the buffers. Steps 3 and 3b write only their slab's flags. In step
- * 4 each thread owns a slab, walks the whole order and takes only the slab's voxels: a voxel still
- * gets the first (largest) ball that contains it, and the cuts stay valid, as a processed neighbour
- * has taken all of its ball in the slab. So the map does not depend on the threads; each slab pays
- * the per-ball constant of the balls that reach it.
+ * 4 the grid is cut into slabs (two per thread, claimed in turn); each walks the whole order and
+ * takes only the slab's voxels: a voxel still gets the first (largest) ball that contains it, and
+ * the cuts stay valid, as a processed neighbour has taken all of its ball in the slab. So the map
+ * does not depend on the threads. A pre-pass over the order records the planes each ball's cut box
+ * reaches, so a slab skips the balls that cannot reach it, and the slabs are balanced on those boxes.
  */
 import type { Shape3, Spacing3 } from '../data/volume.ts';
 import { squaredDistanceToForeground, type Mask } from '../image/edt.ts';
@@ -95,6 +96,13 @@ const MAX_CUTS = 8;
 const PAINT_ALL = 16;
 /** a ball's search starts at the lowest pyramid level where at most this many nodes meet its box */
 const START_NODES = 32;
+
+/**
+ * Slabs of the take phase per thread, claimed in turn. More slabs balance the threads better, but each
+ * slab pays again for the balls that reach it (their cuts and the nodes their boxes meet): on the
+ * 98%-full case the take phase took 25-28 s with 3 to 6 slabs on 2 threads, 30 s with 8 and 50 s with 32.
+ */
+const TAKE_SLABS_PER_THREAD = 2;
 
 /** Grids of fewer voxels run on one thread unless threads are asked for (a helper's start costs more). */
 const PARALLEL_VOXELS = 1 << 22;
@@ -144,12 +152,14 @@ export function localThicknessOnGrid(
   const base = { shape, spacing, mask: shared, r2, flags: background, tau };
   let order: Uint32Array = new Uint32Array(0);
   let reach = 0;
+  let caps: Int32Array = new Int32Array(0);
+  let searched = 0;
   const phase = (
     p: GridWork['phase'],
     bounds = evenSlabs(nz, nThreads === 1 ? 1 : CHUNKS_PER_THREAD * nThreads),
   ): Float64Array => {
     const sums = new Float64Array(alloc(8 * (bounds.length - 1)));
-    const w: GridWork = { ...base, order, reach, phase: p, bounds, sums };
+    const w: GridWork = { ...base, order, reach, caps, searched, phase: p, bounds, sums };
     if (nThreads === 1) for (let k = 0; k < bounds.length - 1; k++) runGridChunk(w, k);
     else runPhaseChunks(w, bounds.length - 1, nThreads, (k) => runGridChunk(w, k));
     return w.sums;
@@ -168,7 +178,23 @@ export function localThicknessOnGrid(
   phase('useless');
   const ridge = new RidgeOrder(r2, background, alloc);
   order = ridge.all();
-  phase('take', balancedSlabs(ridge.perPlane(shape), nThreads));
+  const slabs = nThreads === 1 ? 1 : TAKE_SLABS_PER_THREAD * nThreads;
+  let weight = ridge.perPlane(shape);
+  if (slabs > 1) {
+    // the balls that are searched rather than painted come first (decreasing radius)
+    const voxelVolume = spacing[0] * spacing[1] * spacing[2];
+    let [lo, hi] = [0, order.length];
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (paintedBall(r2[order[mid]!]! * (1 - REL_EPS), voxelVolume)) hi = mid;
+      else lo = mid + 1;
+    }
+    searched = lo;
+    caps = new Int32Array(alloc(8 * searched));
+    phase('caps', evenSlabs(searched, CHUNKS_PER_THREAD * nThreads));
+    weight = capsPerPlane(caps, searched, nz);
+  }
+  phase('take', balancedSlabs(weight, slabs));
   return tau;
 }
 
@@ -197,10 +223,11 @@ export function ridgeCentres(
  * One phase of localThicknessOnGrid on the planes bounds[k] <= z < bounds[k + 1] (chunk k), on
  * buffers that helper threads share: 'ridge' sets the ridge flags (1) and sums the balls' volumes,
  * 'useless' sets flag 2 on the balls UselessBalls drops and counts them, 'paint' paints every ridge
- * ball into the slab, 'take' gives the slab's voxels their largest ball, in `order`.
+ * ball into the slab, 'caps' (whose bounds are indices into `order`, not planes) records the planes
+ * each searched ball's cut box reaches, 'take' gives the slab's voxels their largest ball, in `order`.
  */
 export interface GridWork {
-  readonly phase: 'ridge' | 'useless' | 'paint' | 'take';
+  readonly phase: 'ridge' | 'useless' | 'paint' | 'caps' | 'take';
   readonly shape: Shape3;
   readonly spacing: Spacing3;
   readonly mask: Mask;
@@ -210,6 +237,10 @@ export interface GridWork {
   readonly order: Uint32Array;
   /** planes that a ball reaches beyond its centre's, at most ('paint') */
   readonly reach: number;
+  /** order[0 .. searched) are the balls searched rather than painted ('caps', 'take'; 0 with one slab) */
+  readonly searched: number;
+  /** per searched ball, the planes its cut box reaches, first and last ('caps' sets, 'take' reads) */
+  readonly caps: Int32Array;
   readonly bounds: Int32Array;
   /** per chunk: the ridge balls' volume in voxels, or the balls dropped */
   readonly sums: Float64Array;
@@ -224,6 +255,7 @@ export function runGridChunk(w: GridWork, k: number): void {
   else if (w.phase === 'useless')
     w.sums[k] = dropUselessBalls(w.r2, w.mask, w.shape, w.spacing, w.flags, z0, z1);
   else if (w.phase === 'paint') paintSlab(w, z0, z1);
+  else if (w.phase === 'caps') capPlanes(w, z0, z1);
   else takeSlab(w, z0, z1);
 }
 
@@ -287,17 +319,105 @@ function paintSlab(w: GridWork, z0: number, z1: number): void {
 }
 
 /**
+ * Cuts `cap`'s ball (centre c = (x, y, z), squared radius rc2, already set) by its processed
+ * neighbours: the ridge centres among its 26 neighbours with a larger r2, which have taken their
+ * balls (FreeVoxels.cut; one with an equal r2 may have been processed too, it is not needed).
+ */
+function cutByNeighbours(
+  cap: BallCap,
+  r2: Float32Array,
+  flags: Uint8Array,
+  shape: Shape3,
+  steps: Int32Array,
+  c: number,
+  x: number,
+  y: number,
+  z: number,
+): void {
+  const [nx, ny, nz] = shape;
+  const rc2 = r2[c]!;
+  const inner = x > 0 && y > 0 && z > 0 && x < nx - 1 && y < ny - 1 && z < nz - 1;
+  for (let o = 0; o < 26; o++) {
+    if (!inner) {
+      const u = x + OX[o]!;
+      const v = y + OY[o]!;
+      const t = z + OZ[o]!;
+      if (u < 0 || v < 0 || t < 0 || u >= nx || v >= ny || t >= nz) continue;
+    }
+    const rn2 = r2[c + steps[o]!]!;
+    if (rn2 > rc2 && flags[c + steps[o]!] === 1) cap.cut(o, rn2 * (1 - REL_EPS));
+  }
+}
+
+/** The 26 neighbour offsets as steps in the flat index of a grid of `shape`. */
+function neighbourSteps(shape: Shape3): Int32Array {
+  const [nx, ny] = shape;
+  return Int32Array.from(NEIGHBOURS, ([dx, dy, dz]) => dx + nx * (dy + ny * dz));
+}
+
+/** Whether the ball of squared radius rr2 is painted rather than searched for (see takeSlab). */
+function paintedBall(rr2: number, voxelVolume: number): boolean {
+  return ((4 / 3) * Math.PI * rr2 * Math.sqrt(rr2)) / voxelVolume <= PAINT_BALL;
+}
+
+/**
+ * The take phase's pre-pass on order[i0 .. i1): for each ball that is searched (not painted), the
+ * planes its box can reach after its neighbours' cuts, caps[2i] .. caps[2i + 1] (an empty range
+ * when nothing of it is left). The box depends only on the ball and its neighbours, so computing it
+ * once lets each slab of the take phase pass over the balls that cannot reach it at a few
+ * nanoseconds each, instead of cutting every ball once per slab.
+ */
+function capPlanes(w: GridWork, i0: number, i1: number): void {
+  const { r2, flags, shape, spacing, order, caps } = w;
+  const [nx, ny] = shape;
+  const cap = new BallCap(shape, spacing);
+  const steps = neighbourSteps(shape);
+  for (let i = i0; i < i1; i++) {
+    const c = order[i]!;
+    const rr2 = r2[c]! * (1 - REL_EPS);
+    const x = c % nx;
+    const y = Math.floor(c / nx) % ny;
+    const z = Math.floor(c / (nx * ny));
+    if (!cap.setBall(x, y, z, rr2)) cutByNeighbours(cap, r2, flags, shape, steps, c, x, y, z);
+    const some = cap.box();
+    caps[2 * i] = some ? cap.z0 : 1;
+    caps[2 * i + 1] = some ? cap.z1 : 0;
+  }
+}
+
+/**
+ * The take phase's work per plane, roughly, to balance its slabs: how many searched balls' cut boxes
+ * reach the plane (capPlanes). Each slab a box reaches pays for the ball's cuts and the pyramid nodes
+ * the box meets there, and the boxes gather where the balls touch the background, so counting ridge
+ * centres per plane (all that is known without the pre-pass) puts most of the work in one slab: on
+ * bench/thickness/'s 98%-full case, one of two slabs took 37 s and the other 17 s.
+ */
+function capsPerPlane(caps: Int32Array, searched: number, nz: number): Float64Array {
+  const change = new Float64Array(nz + 1);
+  for (let i = 0; i < searched; i++) {
+    if (caps[2 * i]! > caps[2 * i + 1]!) continue;
+    change[caps[2 * i]!]!++;
+    change[caps[2 * i + 1]! + 1]!--;
+  }
+  const weight = new Float64Array(nz);
+  for (let z = 0, sum = 0; z < nz; z++) weight[z] = sum += change[z]!;
+  return weight;
+}
+
+/**
  * Step 4 on the planes z0 <= z < z1: the balls in `order` (decreasing radius) that reach the slab
  * give their diameter to its voxels that no earlier ball took. The slab's voxels get the same
  * balls as on one thread, as a voxel's value is its largest ball's; the cuts stay valid, as a
  * processed neighbour has taken all of its ball in the slab, and only the slab's voxels are free.
+ * With several slabs, the pre-pass's planes per ball (capPlanes, w.searched balls of the order)
+ * skip the balls whose cut box misses the slab.
  */
 function takeSlab(w: GridWork, z0: number, z1: number): void {
-  const { r2, flags, tau, shape, spacing, order } = w;
-  const [nx, ny, nz] = shape;
+  const { r2, flags, tau, shape, spacing, order, caps, searched } = w;
+  const [nx, ny] = shape;
   const hz = spacing[2];
   const free = new FreeVoxels(w.mask, shape, spacing, z0, z1);
-  const steps = Int32Array.from(NEIGHBOURS, ([dx, dy, dz]) => dx + nx * (dy + ny * dz));
+  const steps = neighbourSteps(shape);
   const voxelVolume = spacing[0] * spacing[1] * spacing[2];
   let left = free.count;
   let paint = false;
@@ -308,29 +428,16 @@ function takeSlab(w: GridWork, z0: number, z1: number): void {
     const rr2 = rc2 * (1 - REL_EPS);
     const kz = Math.floor(Math.sqrt(rr2) / hz);
     if (z + kz < z0 || z - kz >= z1) continue;
+    if (i < searched && (caps[2 * i]! >= z1 || caps[2 * i + 1]! < z0)) continue;
     const x = c % nx;
     const y = Math.floor(c / nx) % ny;
     // Small balls cost less to paint than to search the pyramid for; every later ball is smaller.
-    paint ||= ((4 / 3) * Math.PI * rr2 * Math.sqrt(rr2)) / voxelVolume <= PAINT_BALL;
+    paint ||= paintedBall(rr2, voxelVolume);
     if (paint) {
       left -= paintFree(tau, shape, spacing, x, y, z, rr2, 2 * Math.sqrt(rc2), z0, z1);
       continue;
     }
-    if (!free.setBall(x, y, z, rr2)) {
-      // The processed neighbours (ridge centres with a larger r2) have taken their balls: see
-      // FreeVoxels.cut. (One with an equal r2 may have been processed too; it is not needed.)
-      const inner = x > 0 && y > 0 && z > 0 && x < nx - 1 && y < ny - 1 && z < nz - 1;
-      for (let o = 0; o < 26; o++) {
-        if (!inner) {
-          const u = x + OX[o]!;
-          const v = y + OY[o]!;
-          const t = z + OZ[o]!;
-          if (u < 0 || v < 0 || t < 0 || u >= nx || v >= ny || t >= nz) continue;
-        }
-        const rn2 = r2[c + steps[o]!]!;
-        if (rn2 > rc2 && flags[c + steps[o]!] === 1) free.cut(o, rn2 * (1 - REL_EPS));
-      }
-    }
+    if (!free.setBall(x, y, z, rr2)) cutByNeighbours(free, r2, flags, shape, steps, c, x, y, z);
     left -= free.take(2 * Math.sqrt(rc2), tau);
   }
 }
@@ -846,55 +953,47 @@ function inBall(rr2: number, i: number, j: number, l: number, hx: number, hy: nu
 }
 
 /**
- * The voxels of a mask that no ball has taken yet: one bit per voxel in 4 x 4 x 4 bricks (two 32-bit
- * words a brick: word (z & 3) >> 1, bit (x & 3) + 4 (y & 3) + 16 (z & 1)), and above them a pyramid
- * of counts, each node the sum of 2 x 2 x 2 nodes below it, up to one node for the whole grid.
- * One ball at a time: setBall, then cut for each processed neighbour (large balls only), then take.
+ * A ball of the largest-first pass and the cuts of its processed neighbours (see cut), down to the
+ * box of the part that may still hold free voxels: what FreeVoxels searches, and what the take
+ * phase's pre-pass ('caps') records per ball, so that a slab the box misses skips the ball before
+ * its cuts. One ball at a time: setBall, then cut for each processed neighbour (large balls only),
+ * then box.
  */
-class FreeVoxels {
-  /** free voxels left */
-  count = 0;
-  private readonly bits: Int32Array;
-  /** counts[l][node]: free voxels under a node of level l (level 0: one brick), x fastest */
-  private readonly counts: Int32Array[] = [];
-  /** nodes per axis at each level, [x, y, z] flattened */
-  private readonly dims: number[] = [];
-  private readonly nx: number;
-  private readonly ny: number;
-  private readonly nz: number;
-  private readonly hx: number;
-  private readonly hy: number;
-  private readonly hz: number;
+class BallCap {
+  protected readonly nx: number;
+  protected readonly ny: number;
+  protected readonly nz: number;
+  protected readonly hx: number;
+  protected readonly hy: number;
+  protected readonly hz: number;
   /** per neighbour offset o (NEIGHBOURS): |d|^2 and |d| of d in physical units, m = -d/|d|, sqrt(1 - m^2) */
-  private readonly dir = new Float64Array(8 * 26);
+  protected readonly dir = new Float64Array(8 * 26);
 
   // The ball: centre (voxel indices), squared radius, radius, with the node margins.
-  private cx = 0;
-  private cy = 0;
-  private cz = 0;
-  private rr2 = 0;
-  private r = 0;
-  private outer2 = 0;
-  private inner2 = 0;
+  protected cx = 0;
+  protected cy = 0;
+  protected cz = 0;
+  protected rr2 = 0;
+  protected r = 0;
+  protected outer2 = 0;
+  protected inner2 = 0;
   /** no free voxel can be in the ball (a cut leaves nothing of it) */
-  private empty = false;
-  // Bounding box (voxel indices, inclusive) of the ball's part that may hold free voxels.
-  private x0 = 0;
-  private x1 = 0;
-  private y0 = 0;
-  private y1 = 0;
-  private z0 = 0;
-  private z1 = 0;
+  protected empty = false;
+  // Bounding box (voxel indices, inclusive) of the ball's part that may hold free voxels (set by box).
+  x0 = 0;
+  x1 = 0;
+  y0 = 0;
+  y1 = 0;
+  z0 = 0;
+  z1 = 0;
   /** the deepest cuts: neighbour offset index and depth, deepest first */
-  private readonly cutDir = new Int32Array(MAX_CUTS);
-  private readonly cutDepth = new Float64Array(MAX_CUTS);
-  /** the same as (ax, ay, az, k): (p - c).a < k for free voxels p, p and c in voxel indices (set by take) */
-  private readonly cuts = new Float64Array(4 * MAX_CUTS);
-  private nCuts = 0;
+  protected readonly cutDir = new Int32Array(MAX_CUTS);
+  protected readonly cutDepth = new Float64Array(MAX_CUTS);
+  /** the same as (ax, ay, az, k): (p - c).a < k for free voxels p, p and c in voxel indices (set by box) */
+  protected readonly cuts = new Float64Array(4 * MAX_CUTS);
+  protected nCuts = 0;
 
-  /** The free voxels: those of `mask` on the planes z0 <= z < z1. */
-  constructor(mask: Mask, shape: Shape3, spacing: Spacing3, z0: number, z1: number) {
-    const [nx, ny, nz] = shape;
+  constructor(shape: Shape3, spacing: Spacing3) {
     [this.nx, this.ny, this.nz] = shape;
     [this.hx, this.hy, this.hz] = spacing;
     for (let o = 0; o < 26; o++) {
@@ -902,32 +1001,6 @@ class FreeVoxels {
       const len = Math.hypot(...d);
       const m = d.map((v) => -v / len);
       this.dir.set([len * len, len, ...m, ...m.map((v) => Math.sqrt(1 - v * v))], 8 * o);
-    }
-    let [bx, by, bz] = [(nx + 3) >> 2, (ny + 3) >> 2, (nz + 3) >> 2];
-    this.bits = new Int32Array(2 * bx * by * bz);
-    const level0 = new Int32Array(bx * by * bz);
-    for (let z = z0; z < z1; z++)
-      for (let y = 0; y < ny; y++)
-        for (let x = 0, i = nx * (y + ny * z); x < nx; x++, i++) {
-          if (!mask[i]) continue;
-          const b = (x >> 2) + bx * ((y >> 2) + by * (z >> 2));
-          this.bits[2 * b + ((z & 3) >> 1)]! |= 1 << ((x & 3) + 4 * (y & 3) + 16 * (z & 1));
-          level0[b]!++;
-          this.count++;
-        }
-    this.counts.push(level0);
-    this.dims.push(bx, by, bz);
-    while (bx > 1 || by > 1 || bz > 1) {
-      const below = this.counts[this.counts.length - 1]!;
-      const [px, py, pz] = [bx, by, bz];
-      [bx, by, bz] = [(bx + 1) >> 1, (by + 1) >> 1, (bz + 1) >> 1];
-      const level = new Int32Array(bx * by * bz);
-      for (let k = 0; k < pz; k++)
-        for (let j = 0; j < py; j++)
-          for (let i = 0; i < px; i++)
-            level[(i >> 1) + bx * ((j >> 1) + by * (k >> 1))]! += below[i + px * (j + py * k)]!;
-      this.counts.push(level);
-      this.dims.push(bx, by, bz);
     }
   }
 
@@ -975,11 +1048,11 @@ class FreeVoxels {
   }
 
   /**
-   * Gives `diameter` (in `tau`) to every free voxel p of the ball, |p - c|^2 < rr2 in the painting's
-   * float64 expression, and takes it; returns how many.
+   * Sets the box (x0 .. z1, on the grid) of the ball's part left by the cuts, and the cuts as node
+   * tests; false when nothing is left.
    */
-  take(diameter: number, tau: Float32Array): number {
-    if (this.empty) return 0;
+  box(): boolean {
+    if (this.empty) return false;
     const { cx, cy, cz, hx, hy, hz, r, dir, cuts } = this;
     // Bounding box of the ball (q = p - c, physical), narrowed to that of each cap
     // {|q| < r, q.m > t} (m = -d/|d|, t = the depth): along an axis e the cap reaches r where the
@@ -1011,7 +1084,73 @@ class FreeVoxels {
     const y1 = (this.y1 = Math.min(this.ny - 1, cy + Math.ceil(qy1 / hy) + 1));
     const z0 = (this.z0 = Math.max(0, cz + Math.floor(qz0 / hz) - 1));
     const z1 = (this.z1 = Math.min(this.nz - 1, cz + Math.ceil(qz1 / hz) + 1));
-    if (x0 > x1 || y0 > y1 || z0 > z1) return 0;
+    return x0 <= x1 && y0 <= y1 && z0 <= z1;
+  }
+}
+
+/**
+ * The voxels of a mask that no ball has taken yet: one bit per voxel in 4 x 4 x 4 bricks (two 32-bit
+ * words a brick: word (z & 3) >> 1, bit (x & 3) + 4 (y & 3) + 16 (z & 1)), and above them a pyramid
+ * of counts, each node the sum of 2 x 2 x 2 nodes below it, up to one node for the whole grid.
+ * One ball at a time: as BallCap, then take.
+ */
+class FreeVoxels extends BallCap {
+  /** free voxels left */
+  count = 0;
+  private readonly bits: Int32Array;
+  /** counts[l][node]: free voxels under a node of level l (level 0: one brick), x fastest */
+  private readonly counts: Int32Array[] = [];
+  /** nodes per axis at each level, [x, y, z] flattened */
+  private readonly dims: number[] = [];
+  /** the planes that hold free voxels (the slab), inclusive */
+  private readonly slab0: number;
+  private readonly slab1: number;
+
+  /** The free voxels: those of `mask` on the planes z0 <= z < z1. */
+  constructor(mask: Mask, shape: Shape3, spacing: Spacing3, z0: number, z1: number) {
+    super(shape, spacing);
+    const [nx, ny, nz] = shape;
+    this.slab0 = z0;
+    this.slab1 = z1 - 1;
+    let [bx, by, bz] = [(nx + 3) >> 2, (ny + 3) >> 2, (nz + 3) >> 2];
+    this.bits = new Int32Array(2 * bx * by * bz);
+    const level0 = new Int32Array(bx * by * bz);
+    for (let z = z0; z < z1; z++)
+      for (let y = 0; y < ny; y++)
+        for (let x = 0, i = nx * (y + ny * z); x < nx; x++, i++) {
+          if (!mask[i]) continue;
+          const b = (x >> 2) + bx * ((y >> 2) + by * (z >> 2));
+          this.bits[2 * b + ((z & 3) >> 1)]! |= 1 << ((x & 3) + 4 * (y & 3) + 16 * (z & 1));
+          level0[b]!++;
+          this.count++;
+        }
+    this.counts.push(level0);
+    this.dims.push(bx, by, bz);
+    while (bx > 1 || by > 1 || bz > 1) {
+      const below = this.counts[this.counts.length - 1]!;
+      const [px, py, pz] = [bx, by, bz];
+      [bx, by, bz] = [(bx + 1) >> 1, (by + 1) >> 1, (bz + 1) >> 1];
+      const level = new Int32Array(bx * by * bz);
+      for (let k = 0; k < pz; k++)
+        for (let j = 0; j < py; j++)
+          for (let i = 0; i < px; i++)
+            level[(i >> 1) + bx * ((j >> 1) + by * (k >> 1))]! += below[i + px * (j + py * k)]!;
+      this.counts.push(level);
+      this.dims.push(bx, by, bz);
+    }
+  }
+
+  /**
+   * Gives `diameter` (in `tau`) to every free voxel p of the ball, |p - c|^2 < rr2 in the painting's
+   * float64 expression, and takes it; returns how many.
+   */
+  take(diameter: number, tau: Float32Array): number {
+    if (!this.box()) return 0;
+    // only the slab's voxels are free: the box is cut to it (which also starts the search lower)
+    const { x0, x1, y0, y1 } = this;
+    const z0 = (this.z0 = Math.max(this.slab0, this.z0));
+    const z1 = (this.z1 = Math.min(this.slab1, this.z1));
+    if (z0 > z1) return 0;
     // Start at the lowest level where at most START_NODES nodes meet the box (a long thin box, as
     // a ball on the grid's face has, starts low).
     let level = 0;
