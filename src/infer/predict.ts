@@ -38,7 +38,8 @@ export interface PredictOptions {
  * U-Net of 16 base channels at 288 x 240 101-133 / 118-139 / 121-142 (batch 1 ahead of batch 8 in every
  * round: bigger batches leave the caches); the demo's U-Net of 8 at 128 x 128 17-22 / 12.4-13.4 /
  * 11.4-13.8 (small batches leave the cores idle); MedT at 288 x 240 1290-1400 at batch 1 or 2 against
- * 1500-1560 at 4.
+ * 1500-1560 at 4 (after the inference logits of src/models/medt/similarity.ts, backbone alone, best of
+ * three: 803 / 796 / 871 at batch 1 / 2 / 4).
  */
 export function defaultBatch(size: readonly [number, number]): number {
   return Math.min(8, Math.max(1, Math.round(65536 / (size[0] * size[1]))));
