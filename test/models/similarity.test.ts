@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cat, einsum, manualSeed, nn, noGrad, randn, scope, type Tensor } from '../../src/engine/index.ts';
 import { foldedSimilarityLogits, similaritySoftmax } from '../../src/models/medt/similarity.ts';
+import { countFlops } from '../../src/models/flops.ts';
 
 const [B, G, c, L] = [3, 2, 2, 5];
 
@@ -121,6 +122,18 @@ test('inference attention weights (eval, no grad) equal the softmax of the batch
         );
         // with grad enabled the graph-recording path runs; the same weights
         close(similaritySoftmax(q, k, tables, bn), expected, 1e-6, `recorded, ${what}`);
+        // both paths count the products q.k (and q.r^q, k.r^k) as the model's FLOPs
+        const products = 2 * B * G * ch * L * L * terms;
+        assert.equal(
+          countFlops(() => void noGrad(() => similaritySoftmax(q, k, tables, bn))),
+          products,
+          what,
+        );
+        assert.equal(
+          countFlops(() => void similaritySoftmax(q, k, tables, bn)),
+          products,
+          what,
+        );
       }
     }
   }));

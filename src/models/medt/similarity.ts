@@ -118,9 +118,10 @@ function bnAffine(
  * sum_c (a_0 k_cj + a_1 r^q_cij) q_ci + a_2 r^k_cji k_cj, or sum_c a_0 q_ci k_cj without tables.
  */
 function broadcastLogits(q: Tensor, k: Tensor, tables: [Tensor, Tensor] | null, bn: nn.BatchNorm2d): Tensor {
-  const G = q.size(1);
-  const c = q.size(2);
+  const [B, G, c, L] = q.shape as [number, number, number, number];
   const terms = tables ? 3 : 1;
+  // counted as the products of foldedSimilarityLogits, so that a model's FLOPs do not depend on the path
+  addFlops(2 * B * G * c * L * L * terms);
   const [scale] = bnAffine(bn, bn.runningMean.view(terms, G), bn.runningVar.view(terms, G), terms, G);
   const perHead = (s: number) => scale.narrow(0, s, 1).view(1, G, 1, 1);
   const qc = (i: number) => q.narrow(2, i, 1).transpose(2, 3); // [B, G, i, 1]
