@@ -181,15 +181,7 @@ export function localThicknessOnGrid(
   const slabs = nThreads === 1 ? 1 : TAKE_SLABS_PER_THREAD * nThreads;
   let weight = ridge.perPlane(shape);
   if (slabs > 1) {
-    // the balls that are searched rather than painted come first (decreasing radius)
-    const voxelVolume = spacing[0] * spacing[1] * spacing[2];
-    let [lo, hi] = [0, order.length];
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (paintedBall(r2[order[mid]!]! * (1 - REL_EPS), voxelVolume)) hi = mid;
-      else lo = mid + 1;
-    }
-    searched = lo;
+    searched = searchedBalls(order, r2, spacing);
     caps = new Int32Array(alloc(8 * searched));
     phase('caps', evenSlabs(searched, CHUNKS_PER_THREAD * nThreads));
     weight = capsPerPlane(caps, searched, nz);
@@ -338,21 +330,44 @@ function cutByNeighbours(
   const rc2 = r2[c]!;
   const inner = x > 0 && y > 0 && z > 0 && x < nx - 1 && y < ny - 1 && z < nz - 1;
   for (let o = 0; o < 26; o++) {
-    if (!inner) {
-      const u = x + OX[o]!;
-      const v = y + OY[o]!;
-      const t = z + OZ[o]!;
-      if (u < 0 || v < 0 || t < 0 || u >= nx || v >= ny || t >= nz) continue;
-    }
+    if (!inner && !neighbourOnGrid(x, y, z, o, nx, ny, nz)) continue;
     const rn2 = r2[c + steps[o]!]!;
     if (rn2 > rc2 && flags[c + steps[o]!] === 1) cap.cut(o, rn2 * (1 - REL_EPS));
   }
+}
+
+/** Whether (x, y, z) + NEIGHBOURS[o] is on a grid of nx x ny x nz voxels. */
+function neighbourOnGrid(
+  x: number,
+  y: number,
+  z: number,
+  o: number,
+  nx: number,
+  ny: number,
+  nz: number,
+): boolean {
+  const u = x + OX[o]!;
+  const v = y + OY[o]!;
+  const w = z + OZ[o]!;
+  return u >= 0 && v >= 0 && w >= 0 && u < nx && v < ny && w < nz;
 }
 
 /** The 26 neighbour offsets as steps in the flat index of a grid of `shape`. */
 function neighbourSteps(shape: Shape3): Int32Array {
   const [nx, ny] = shape;
   return Int32Array.from(NEIGHBOURS, ([dx, dy, dz]) => dx + nx * (dy + ny * dz));
+}
+
+/** How many balls at the start of `order` (decreasing radius) are searched rather than painted. */
+function searchedBalls(order: Uint32Array, r2: Float32Array, spacing: Spacing3): number {
+  const voxelVolume = spacing[0] * spacing[1] * spacing[2];
+  let [lo, hi] = [0, order.length];
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (paintedBall(r2[order[mid]!]! * (1 - REL_EPS), voxelVolume)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
 
 /** Whether the ball of squared radius rr2 is painted rather than searched for (see takeSlab). */
@@ -380,8 +395,9 @@ function capPlanes(w: GridWork, i0: number, i1: number): void {
     const z = Math.floor(c / (nx * ny));
     if (!cap.setBall(x, y, z, rr2)) cutByNeighbours(cap, r2, flags, shape, steps, c, x, y, z);
     const some = cap.box();
-    caps[2 * i] = some ? cap.z0 : 1;
-    caps[2 * i + 1] = some ? cap.z1 : 0;
+    // nothing left: a range no slab meets
+    caps[2 * i] = some ? cap.z0 : shape[2];
+    caps[2 * i + 1] = some ? cap.z1 : -1;
   }
 }
 
@@ -533,7 +549,7 @@ function ridgeCentreFlags(
 ): number {
   const [nx, ny, nz] = shape;
   const [hx, hy, hz] = spacing;
-  const step = Int32Array.from(NEIGHBOURS, ([dx, dy, dz]) => dx + nx * (dy + ny * dz));
+  const step = neighbourSteps(shape);
   const len = Float64Array.from(NEIGHBOURS, ([dx, dy, dz]) => Math.hypot(dx * hx, dy * hy, dz * hz));
   let volume = 0;
   // A neighbour with no larger r2 cannot hold c's ball ((rc + |d|) (1 - REL_EPS) > rc while
@@ -550,12 +566,7 @@ function ridgeCentreFlags(
         const inner = x > 0 && y > 0 && z > 0 && x < nx - 1 && y < ny - 1 && z < nz - 1;
         let covered = false;
         for (let k = 0; k < 26 && !covered; k++) {
-          if (!inner) {
-            const u = x + OX[k]!;
-            const v = y + OY[k]!;
-            const w = z + OZ[k]!;
-            if (u < 0 || v < 0 || w < 0 || u >= nx || v >= ny || w >= nz) continue;
-          }
+          if (!inner && !neighbourOnGrid(x, y, z, k, nx, ny, nz)) continue;
           const rn2 = r2[c + step[k]!]!;
           if (rn2 <= rc2 && rc < uphillOnly) continue;
           covered = Math.sqrt(rn2) >= (rc + len[k]!) * (1 - REL_EPS);
@@ -690,8 +701,7 @@ class UselessBalls {
   ) {
     [this.nx, this.ny, this.nz] = shape;
     [this.hx, this.hy, this.hz] = spacing;
-    const [nx, ny] = shape;
-    this.step = Int32Array.from(NEIGHBOURS, ([dx, dy, dz]) => dx + nx * (dy + ny * dz));
+    this.step = neighbourSteps(shape);
     this.len2 = Float64Array.from(NEIGHBOURS, (d) => d.reduce((s, v, a) => s + (v * spacing[a]!) ** 2, 0));
     const index = (d: readonly number[]) => {
       const k = 9 * (d[2]! + 1) + 3 * (d[1]! + 1) + d[0]! + 1;
@@ -770,7 +780,7 @@ class UselessBalls {
     let k2 = 0;
     for (let i = 0; i < 3; i++) {
       const o = this.triDir[3 * tri + i]!;
-      if (!this.inGrid(x, y, z, o)) return false;
+      if (!neighbourOnGrid(x, y, z, o, this.nx, this.ny, this.nz)) return false;
       const n = c + step[o]!;
       const rn2 = r2[n]!;
       if (ridge[n] === 0 || !(rn2 > rc2)) return false;
@@ -918,19 +928,11 @@ class UselessBalls {
     return a * b * c > USELESS_BOX ? BIG : SOME;
   }
 
-  /** Whether c + NEIGHBOURS[o] is on the grid, c = (x, y, z). */
-  private inGrid(x: number, y: number, z: number, o: number): boolean {
-    const u = x + OX[o]!;
-    const v = y + OY[o]!;
-    const w = z + OZ[o]!;
-    return u >= 0 && v >= 0 && w >= 0 && u < this.nx && v < this.ny && w < this.nz;
-  }
-
   /** Fills `larger` with the ridge neighbours of c = (x, y, z) with a larger r2; returns how many. */
   private collectLarger(c: number, x: number, y: number, z: number, rc2: number): number {
     let count = 0;
     for (let o = 0; o < 26; o++) {
-      if (!this.inGrid(x, y, z, o)) continue;
+      if (!neighbourOnGrid(x, y, z, o, this.nx, this.ny, this.nz)) continue;
       const n = c + this.step[o]!;
       const rn2 = this.r2[n]!;
       if (this.ridge[n] === 0 || !(rn2 > rc2)) continue;
