@@ -28,6 +28,7 @@ import { defaultKneeTree } from '../../src/hierarchy/tree.ts';
 import { loadModel } from '../../src/infer/load-model.ts';
 import { defaultBatch, predictSlices, predictVolume } from '../../src/infer/predict.ts';
 import { buildModel } from '../../src/models/registry.ts';
+import { decodeModelMetadata } from '../../src/train/model-file.ts';
 import { pytorchEnv } from '../reference/env.ts';
 
 const THREADS = 2;
@@ -76,7 +77,7 @@ function writeModel(dir: string, backbone: 'unet' | 'medt', size: [number, numbe
 /** The model of a model file as trained: eval mode, batch norm unfolded, default memory layout. */
 function plainModel(file: string) {
   const { tensors, metadata } = loadSafetensors(file);
-  const model = buildModel(JSON.parse(metadata.model!) as Parameters<typeof buildModel>[0]);
+  const model = buildModel(decodeModelMetadata(file, metadata, 'a model file written by this bench').config);
   model.loadStateDict(tensors);
   for (const t of tensors.values()) t.dispose();
   model.eval();
