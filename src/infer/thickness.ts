@@ -785,6 +785,8 @@ class UselessBalls {
       const rn2 = r2[n]!;
       if (ridge[n] === 0 || !(rn2 > rc2)) return false;
       const rr2n = rn2 * (1 - REL_EPS);
+      this.larger[i] = o;
+      this.largerR2[i] = rr2n;
       const k = (rr2 + len2[o]! - rr2n) / 2 + NODE_MARGIN * (rr2 + rr2n + len2[o]!);
       if (i === 0) k0 = k;
       else if (i === 1) k1 = k;
@@ -852,20 +854,45 @@ class UselessBalls {
     const j1 = Math.min(box[3]!, ny - 1 - y);
     const l0 = Math.max(box[4]!, -z);
     const l1 = Math.min(box[5]!, nz - 1 - z);
-    let nLarger = -1;
-    for (let l = l0; l <= l1; l++)
-      for (let j = j0; j <= j1; j++)
+    // A voxel of c's ball outside the cone is in the ball of one of the three neighbours that make
+    // it (test puts them first in `larger`), so those are tried first, and the other larger
+    // neighbours only for a voxel that all three miss; the neighbour that covered the last voxel is
+    // tried first (it usually covers the next).
+    let nLarger = 3;
+    let all = false;
+    let last = 0;
+    for (let l = l0; l <= l1; l++) {
+      // inBall's terms, a row at a time
+      const remZ = rr2 - (l * hz) ** 2;
+      if (remZ <= 0) continue;
+      for (let j = j0; j <= j1; j++) {
+        const remY = remZ - (j * hy) ** 2;
+        if (remY <= 0) continue;
+        const row = c + nx * (j + ny * l);
         for (let i = i0; i <= i1; i++) {
-          if (!this.mask[c + i + nx * (j + ny * l)]) continue;
-          if (!inBall(rr2, i, j, l, hx, hy, hz)) continue;
-          if (nLarger < 0) nLarger = this.collectLarger(c, x, y, z, rc2);
+          if (!this.mask[row + i] || (i * hx) ** 2 >= remY) continue;
+          let e = last;
           let covered = false;
-          for (let e = 0; e < nLarger && !covered; e++) {
-            const o = this.larger[e]!;
-            covered = inBall(this.largerR2[e]!, i - OX[o]!, j - OY[o]!, l - OZ[o]!, hx, hy, hz);
+          for (let pass = 0; pass < 2 && !covered; pass++) {
+            if (pass === 1) {
+              if (all) break;
+              nLarger = this.collectLarger(c, x, y, z, rc2);
+              all = true;
+              e = 0;
+            }
+            for (let tried = 0; tried < nLarger; tried++, e = e + 1 < nLarger ? e + 1 : 0) {
+              const o = this.larger[e]!;
+              if (inBall(this.largerR2[e]!, i - OX[o]!, j - OY[o]!, l - OZ[o]!, hx, hy, hz)) {
+                covered = true;
+                break;
+              }
+            }
           }
           if (!covered) return false;
+          last = e;
         }
+      }
+    }
     return true;
   }
 
@@ -991,8 +1018,12 @@ class BallCap {
   /** the deepest cuts: neighbour offset index and depth, deepest first */
   protected readonly cutDir = new Int32Array(MAX_CUTS);
   protected readonly cutDepth = new Float64Array(MAX_CUTS);
-  /** the same as (ax, ay, az, k): (p - c).a < k for free voxels p, p and c in voxel indices (set by box) */
-  protected readonly cuts = new Float64Array(4 * MAX_CUTS);
+  /**
+   * the same as (ax, ay, az, n, k): a.p < k for free voxels p in voxel indices, and n the sum of a's
+   * negative components, so that a node of corner o and side s + 1 meets the half-space only if
+   * a.o + n s < k (set by box)
+   */
+  protected readonly cuts = new Float64Array(5 * MAX_CUTS);
   protected nCuts = 0;
 
   constructor(shape: Shape3, spacing: Spacing3) {
@@ -1074,10 +1105,14 @@ class BallCap {
       if (-r * my <= t) qy0 = Math.max(qy0, t * my - rim * dir[o + 6]!);
       if (r * mz <= t) qz1 = Math.min(qz1, t * mz + rim * dir[o + 7]!);
       if (-r * mz <= t) qz0 = Math.max(qz0, t * mz - rim * dir[o + 7]!);
-      cuts[4 * h] = -mx * hx;
-      cuts[4 * h + 1] = -my * hy;
-      cuts[4 * h + 2] = -mz * hz;
-      cuts[4 * h + 3] = -t;
+      const ax = -mx * hx;
+      const ay = -my * hy;
+      const az = -mz * hz;
+      cuts[5 * h] = ax;
+      cuts[5 * h + 1] = ay;
+      cuts[5 * h + 2] = az;
+      cuts[5 * h + 3] = Math.min(ax, 0) + Math.min(ay, 0) + Math.min(az, 0);
+      cuts[5 * h + 4] = -t + ax * cx + ay * cy + az * cz;
     }
     // In voxel indices, with one voxel of slack for rounding.
     const x0 = (this.x0 = Math.max(0, cx + Math.floor(qx0 / hx) - 1));
@@ -1208,15 +1243,9 @@ class FreeVoxels extends BallCap {
       const nearZ = cz < z0 ? z0 - cz : cz > z0 + last ? cz - z0 - last : 0;
       if ((nearX * hx) ** 2 + (nearY * hy) ** 2 + (nearZ * hz) ** 2 >= this.outer2) return 0;
       const cuts = this.cuts;
-      for (let o = 0; o < 4 * this.nCuts; o += 4) {
-        const ax = cuts[o]!;
-        const ay = cuts[o + 1]!;
-        const az = cuts[o + 2]!;
-        const low =
-          ax * (ax > 0 ? x0 - cx : x0 + last - cx) +
-          ay * (ay > 0 ? y0 - cy : y0 + last - cy) +
-          az * (az > 0 ? z0 - cz : z0 + last - cz);
-        if (low >= cuts[o + 3]!) return 0;
+      for (let o = 0; o < 5 * this.nCuts; o += 5) {
+        if (cuts[o]! * x0 + cuts[o + 1]! * y0 + cuts[o + 2]! * z0 + cuts[o + 3]! * last >= cuts[o + 4]!)
+          return 0;
       }
       const farX = Math.max(cx - x0, x0 + last - cx);
       const farY = Math.max(cy - y0, y0 + last - cy);
@@ -1254,28 +1283,45 @@ class FreeVoxels extends BallCap {
     tau: Float32Array,
   ): number {
     const { nx, ny, hx, hy, hz, cx, cy, cz, rr2 } = this;
+    // The ball's bits of the brick, a row of four voxels at a time: the painting's terms along x
+    // are the same for every row, so a row costs one remY and four comparisons, whatever its free
+    // voxels (a brick at the edge of the taken region holds many that the ball misses).
+    const dx0 = ((x0 - cx) * hx) ** 2;
+    const dx1 = ((x0 + 1 - cx) * hx) ** 2;
+    const dx2 = ((x0 + 2 - cx) * hx) ** 2;
+    const dx3 = ((x0 + 3 - cx) * hx) ** 2;
     let taken = 0;
     for (let word = 0; word < 2; word++) {
-      let m = this.bits[2 * b + word]!;
-      let keep = m;
+      const free = this.bits[2 * b + word]!;
+      if (free === 0) continue;
+      let m = free;
+      if (!inside) {
+        m = 0;
+        for (let half = 0; half < 2; half++) {
+          if (((free >>> (16 * half)) & 0xffff) === 0) continue;
+          const remZ = rr2 - ((z0 + 2 * word + half - cz) * hz) ** 2;
+          if (remZ <= 0) continue;
+          for (let row = 0; row < 4; row++) {
+            const shift = 16 * half + 4 * row;
+            if (((free >>> shift) & 15) === 0) continue;
+            const remY = remZ - ((y0 + row - cy) * hy) ** 2;
+            if (remY <= 0) continue;
+            const ball =
+              (dx0 < remY ? 1 : 0) | (dx1 < remY ? 2 : 0) | (dx2 < remY ? 4 : 0) | (dx3 < remY ? 8 : 0);
+            m |= ball << shift;
+          }
+        }
+        m &= free;
+        if (m === 0) continue;
+      }
+      this.bits[2 * b + word] = free & ~m;
       while (m !== 0) {
         const low = m & -m;
         m ^= low;
         const bit = 31 - Math.clz32(low);
-        const x = x0 + (bit & 3);
-        const y = y0 + ((bit >> 2) & 3);
-        const z = z0 + 2 * word + (bit >> 4);
-        if (!inside) {
-          const remZ = rr2 - ((z - cz) * hz) ** 2;
-          if (remZ <= 0) continue;
-          const remY = remZ - ((y - cy) * hy) ** 2;
-          if (remY <= 0 || ((x - cx) * hx) ** 2 >= remY) continue;
-        }
-        tau[x + nx * (y + ny * z)] = diameter;
-        keep ^= low;
+        tau[x0 + (bit & 3) + nx * (y0 + ((bit >> 2) & 3) + ny * (z0 + 2 * word + (bit >> 4)))] = diameter;
         taken++;
       }
-      this.bits[2 * b + word] = keep;
     }
     return taken;
   }
