@@ -18,8 +18,8 @@
  *   node --import tsx bench/thickness/thickness.bench.ts [--cases a,b,...] [--old-limit 120]
  *     [--baseline PATH/src/infer/thickness.ts] [--threads 2]
  *
- * --threads: threads of the new method (default 2, the project machines' cores; the painting and the
- * baseline run on one). Each method runs in a fresh child process (so that none inherits another's
+ * --threads: threads of the new method and of the baseline (default 2, the project machines' cores;
+ * the painting runs on one). Each method runs in a fresh child process (so that none inherits another's
  * heap, and the new one starts its helper threads as `kneeseg measure` does); the painting is
  * stopped after --old-limit seconds, and where it finishes the two maps are compared value for
  * value. --baseline times another version's localThickness (e.g. a checkout of an earlier commit:
@@ -151,7 +151,7 @@ interface Timing {
 
 /**
  * Runs `method` on the case in `dir` in a fresh process on `threads` threads (KNEESEG_THREADS, read
- * by the new method only); its seconds and map, null past `limit` s.
+ * by localThickness, not by the painting); its seconds and map, null past `limit` s.
  */
 function timed(dir: string, method: string, baseline: string, limit: number, threads = 1): Timing | null {
   const child = spawnSync(
@@ -178,7 +178,7 @@ function main(): void {
   console.log(
     `load average ${loadavg()
       .map((l) => l.toFixed(1))
-      .join(' ')} (2 cores); new: ${threads} threads, wall (CPU) seconds`,
+      .join(' ')} (2 cores); new and baseline: ${threads} threads, wall (CPU) seconds`,
   );
   console.log(
     `case              plate voxels        new s   old s   old/new  same map${baseline ? '      baseline s  same map' : ''}`,
@@ -193,7 +193,7 @@ function main(): void {
     const same = (other: { map: Float32Array } | null) =>
       other === null ? '-' : other.map.every((v, i) => Object.is(v, now.map[i])) ? 'yes' : 'NO';
     const old = timed(dir, 'painting', baseline, oldLimit);
-    const before = baseline ? timed(dir, 'baseline', baseline, 3600) : null;
+    const before = baseline ? timed(dir, 'baseline', baseline, 3600, threads) : null;
     rmSync(dir, { recursive: true, force: true });
     const newS = now.seconds;
     const oldS = old?.seconds ?? null;

@@ -13,9 +13,10 @@
  */
 import { call, noGrad, randn, scope, stack, tensor, nn, Layer, type Tensor } from '../../engine/index.ts';
 import { InputError } from '../../errors.ts';
-import { conv, einsumF, matmul } from '../flops.ts';
+import { conv, einsumF } from '../flops.ts';
 import type { AttentionKind } from './config.ts';
 import { similaritySoftmax } from './similarity.ts';
+import { weightedValues } from './weighted-values.ts';
 
 export interface AxialAttentionOptions {
   channels: number;
@@ -113,8 +114,7 @@ export class AxialAttention extends Layer {
       // batch norm folded into the logits here too: no normalised copy of the maps kept for backward,
       // and two passes over them fewer each way
       const sim = similaritySoftmax(q, k, null, this.bn_similarity); // [B, G, i, j]
-      // [B, G, c, i] = sum_j sim_ij v_cj as (sim v^T)^T, as below: sim's gradient in its own layout
-      const sv = matmul(sim, v.transpose(2, 3)).transpose(2, 3);
+      const sv = weightedValues(sim, v); // [B, G, c, i] = sum_j sim_ij v_cj
       out = this.bn_output.forward(sv.reshape(B, C, L)).reshape(N, M, C, L);
     } else {
       const emb = this.relative.indexSelect(1, this.#relativeIndex(L)).view(2 * gp, L, L);
@@ -129,9 +129,7 @@ export class AxialAttention extends Layer {
       // bn_similarity over [q.k, q.r^q, (k.r^k)^T] summed over the three, computed without building
       // the three normalised maps (similarity.ts)
       const sim = similaritySoftmax(q, k, [qe, ke], this.bn_similarity);
-      // sum_j sim_ij v_cj as (sim v^T)^T: the gradient for sim then comes out in sim's own layout
-      // (v sim^T gives it transposed, and adding a transposed [B, G, L, L] gradient is a slow strided pass)
-      let sv = matmul(sim, v.transpose(2, 3)).transpose(2, 3);
+      let sv = weightedValues(sim, v);
       const sve = einsumF('bgij,cij->bgci', sim, ve);
       if (this.gates) sv = sv.mul(this.gates.f_sv);
       // channel order (c, s) with s in {sv, sve}, as the official cat(dim=-1).view does
