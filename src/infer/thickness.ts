@@ -871,24 +871,13 @@ class UselessBalls {
         const row = c + nx * (j + ny * l);
         for (let i = i0; i <= i1; i++) {
           if (!this.mask[row + i] || (i * hx) ** 2 >= remY) continue;
-          let e = last;
-          let covered = false;
-          for (let pass = 0; pass < 2 && !covered; pass++) {
-            if (pass === 1) {
-              if (all) break;
-              nLarger = this.collectLarger(c, x, y, z, rc2);
-              all = true;
-              e = 0;
-            }
-            for (let tried = 0; tried < nLarger; tried++, e = e + 1 < nLarger ? e + 1 : 0) {
-              const o = this.larger[e]!;
-              if (inBall(this.largerR2[e]!, i - OX[o]!, j - OY[o]!, l - OZ[o]!, hx, hy, hz)) {
-                covered = true;
-                break;
-              }
-            }
+          let e = this.coveringNeighbour(nLarger, last, i, j, l);
+          if (e < 0 && !all) {
+            nLarger = this.collectLarger(c, x, y, z, rc2);
+            all = true;
+            e = this.coveringNeighbour(nLarger, 0, i, j, l);
           }
-          if (!covered) return false;
+          if (e < 0) return false;
           last = e;
         }
       }
@@ -953,6 +942,19 @@ class UselessBalls {
     const c = box[5]! - box[4]! + 1;
     if (a <= 0 || b <= 0 || c <= 0) return NONE;
     return a * b * c > USELESS_BOX ? BIG : SOME;
+  }
+
+  /**
+   * The first of larger[0 .. n), from `first` on and round, whose ball holds the voxel at offset
+   * (i, j, l) from the ball's centre; -1 if none does.
+   */
+  private coveringNeighbour(n: number, first: number, i: number, j: number, l: number): number {
+    const { hx, hy, hz } = this;
+    for (let tried = 0, e = first; tried < n; tried++, e = e + 1 < n ? e + 1 : 0) {
+      const o = this.larger[e]!;
+      if (inBall(this.largerR2[e]!, i - OX[o]!, j - OY[o]!, l - OZ[o]!, hx, hy, hz)) return e;
+    }
+    return -1;
   }
 
   /** Fills `larger` with the ridge neighbours of c = (x, y, z) with a larger r2; returns how many. */
