@@ -1,18 +1,22 @@
 /**
  * `kneeseg demo`, the main job: a synthetic knee cohort, SSHCPS and the supervised baseline trained on
- * 20% of the labels within a time budget, both evaluated on the test scans, the comparison printed
+ * 20% of the labels for the same number of iterations, both evaluated on the test scans, the comparison printed
  * and an HTML report written. Re-running it reuses what is finished.
  */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { writeSynthCohort } from '../data/synth/index.ts';
 import { runExperiment } from '../experiment/run.ts';
+import { KneesegError } from '../errors.ts';
 import { trainProgress } from './progress.ts';
+import { trainPool } from './train-pool.ts';
 
 interface Flags {
   out: string;
-  minutes: string;
+  iterations: string;
+  minutes?: string;
   backbone: 'medt' | 'unet';
   seed: string;
 }
@@ -43,22 +47,33 @@ export const DEMO_CONFIG = {
 };
 
 /**
- * SSHCPS's share of the training time. Its step costs 1.3-1.8x the baseline's at the demo's size
- * (`bench/train/train.bench.ts --demo --rounds 3`: median 1.6 on a loaded machine; 1.77 in an idle
- * demo run, validation included). With share s the baseline can match SSHCPS's iteration count
- * whenever that ratio is at least s / (1 - s): 1.5 at 0.6.
+ * Iterations of each method. Both train at the same time, each in its own process on one libtorch
+ * thread: with a fixed iteration count and one thread a run is bit for bit the same however busy the
+ * machine is, so the demo's table does not depend on the load (with a time budget it did: 1,585 to
+ * 1,891 iterations on this machine, and the winner changed). On two idle cores SSHCPS makes about
+ * 0.3-0.4 s per iteration beside the baseline (0.15-0.3 s), about 12 minutes for 2,000.
  */
-const SSHCPS_SHARE = 0.6;
+export const DEMO_ITERATIONS = 2000;
 
 export function demoCommand(program: Command): void {
   program
     .command('demo')
     .description('synthetic cohort -> SSHCPS and supervised on 20% of the labels -> evaluation and report')
     .option('--out <dir>', 'demo folder', 'runs/demo')
-    .option('--minutes <m>', 'total time budget (training gets most of it)', '15')
+    .option('--iterations <n>', 'training iterations of each method', String(DEMO_ITERATIONS))
+    .addOption(new Option('--minutes <m>').hideHelp())
     .option('--backbone <name>', 'unet | medt', 'unet')
     .option('--seed <s>', 'seed of the cohort and the runs', '0')
     .action(async (f: Flags) => {
+      if (f.minutes !== undefined)
+        throw new KneesegError(
+          `--minutes ${f.minutes}: the demo trains a fixed number of iterations, so that its result is the same ` +
+            `on any machine. Fix: give --iterations N instead (default ${DEMO_ITERATIONS}, about 12 minutes of ` +
+            'training on two cores; the time grows in proportion)',
+        );
+      const iterations = Number(f.iterations);
+      if (!Number.isInteger(iterations) || iterations < 1)
+        throw new KneesegError(`--iterations ${f.iterations}: give a whole number of iterations, 1 or more`);
       const data = join(f.out, 'data');
       const seed = Number(f.seed);
       if (!existsSync(join(data, 'dataset.json'))) {
@@ -66,35 +81,28 @@ export function demoCommand(program: Command): void {
         const c = await writeSynthCohort({ out: data, labelled: 18, unlabelled: 0, test: 4, seed });
         console.log(`  ${c.cases.length} scans in ${c.seconds.toFixed(0)} s`);
       }
-      // About 1.5 minutes go to the cohort, prediction and evaluation; the rest trains both methods for
-      // the same number of iterations, as the paper compares them (equal schedules). SSHCPS, whose
-      // step also runs the level-set head and its losses on the unlabelled slices (about 1.6x a
-      // supervised step at this size), trains first on its share of the time; the baseline then makes
-      // as many iterations, capped by the time left.
-      const training = Math.max(1, Number(f.minutes) - 1.5);
-      const common = {
-        kind: 'compare' as const,
+      // the paper compares methods on equal schedules: both train for the same iterations; with two
+      // cores or more they train side by side, else one after the other in this process
+      const sideBySide = availableParallelism() >= 2;
+      console.log(
+        `training SSHCPS and the supervised baseline for ${iterations} iterations each, ` +
+          `${sideBySide ? 'side by side' : 'one after the other'}, one thread each`,
+      );
+      const r = await runExperiment({
+        kind: 'compare',
         data,
         out: f.out,
         backbone: f.backbone,
         seed,
-        baseConfig: DEMO_CONFIG,
+        maxIterations: iterations,
+        baseConfig: { ...DEMO_CONFIG, threads: 1 },
+        rows: [
+          { row: 'Supervised', method: 'supervised', fraction: 0.2 },
+          { row: 'SSHCPS', method: 'sshcps', fraction: 0.2 },
+        ],
+        ...(sideBySide ? { trainRuns: trainPool({ processes: 2, threadsEach: 1 }) } : {}),
         listener: trainProgress({ everySeconds: 30 }),
         log: (l: string) => console.log(l),
-      };
-      const sshcps = { row: 'SSHCPS', method: 'sshcps', fraction: 0.2 };
-      const first = await runExperiment({
-        ...common,
-        minutesPerRun: SSHCPS_SHARE * training,
-        rows: [sshcps],
-      });
-      const iterations = first.runs[0]!.iterations;
-      console.log(`the supervised baseline trains for the same ${iterations} iterations`);
-      const r = await runExperiment({
-        ...common,
-        minutesPerRun: (1 - SSHCPS_SHARE) * training,
-        maxIterations: iterations,
-        rows: [{ row: 'Supervised', method: 'supervised', fraction: 0.2 }, sshcps],
       });
       console.log(`\n${r.resultsMarkdown}`);
       console.log(`iterations: ${r.runs.map((x) => `${x.spec.row} ${x.iterations}`).join(', ')}`);

@@ -5,6 +5,7 @@ import { readConfigFile } from '../train/config.ts';
 import { runExperiment } from '../experiment/run.ts';
 import { EXPERIMENT_KINDS, type ExperimentKind } from '../experiment/plan.ts';
 import { trainProgress } from './progress.ts';
+import { trainPool } from './train-pool.ts';
 
 interface Flags {
   data: string;
@@ -17,6 +18,7 @@ interface Flags {
   config?: string;
   methods?: string;
   fractions?: string;
+  jobs?: string;
 }
 
 export function experimentCommand(program: Command): void {
@@ -39,9 +41,14 @@ export function experimentCommand(program: Command): void {
     .option('--config <file>', 'JSON configuration applied to every run')
     .option('--methods <list>', 'only these methods, comma-separated')
     .option('--fractions <list>', 'label shares of the label-efficiency curve, e.g. 0.1,0.2,0.5,1')
+    .option(
+      '--jobs <n>',
+      'train n runs at once, each in its own process with a share of the cores (default 1: one after another)',
+    )
     .action(async (kind: string, f: Flags) => {
       if (!EXPERIMENT_KINDS.includes(kind as ExperimentKind))
         throw new InputError(kind, 'is not an experiment', `use one of ${EXPERIMENT_KINDS.join(', ')}`);
+      const jobs = f.jobs === undefined ? 1 : Number(f.jobs);
       const r = await runExperiment({
         kind: kind as ExperimentKind,
         data: f.data,
@@ -54,6 +61,7 @@ export function experimentCommand(program: Command): void {
         baseConfig: f.config ? readConfigFile(f.config) : undefined,
         methods: f.methods?.split(',').map((s) => s.trim()),
         fractions: f.fractions?.split(',').map(Number),
+        ...(jobs === 1 ? {} : { trainRuns: trainPool({ processes: jobs }) }),
         listener: trainProgress({ everySeconds: 60 }),
         log: (l) => console.log(l),
       });

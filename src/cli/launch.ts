@@ -100,7 +100,7 @@ export function rankEnvironment(
   };
 }
 
-function prefixLines(stream: NodeJS.ReadableStream, prefix: string, out: NodeJS.WritableStream): void {
+export function prefixLines(stream: NodeJS.ReadableStream, prefix: string, out: NodeJS.WritableStream): void {
   let pending = '';
   stream.setEncoding('utf8');
   stream.on('data', (chunk: string) => {

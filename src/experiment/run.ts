@@ -59,9 +59,24 @@ export interface ExperimentOptions {
   methods?: readonly string[];
   /** these rows instead of the table's (the demo's short comparison) */
   rows?: readonly RowSpec[];
+  /**
+   * Trains the runs that have no summary.json yet, any way it likes (the CLI's process pool trains
+   * several at once); each must leave its run folder with summary.json. Default: one after another in
+   * this process, reporting to `listener`.
+   */
+  trainRuns?: RunTrainer;
   listener?: TrainListener;
   log?: (line: string) => void;
 }
+
+/** A training run of an experiment: its key (runs/KEY), folder and whole configuration. */
+export interface TrainJob {
+  key: string;
+  dir: string;
+  config: Record<string, unknown>;
+}
+
+export type RunTrainer = (jobs: readonly TrainJob[]) => Promise<void>;
 
 export interface ExperimentResult {
   resultsMarkdown: string;
@@ -142,23 +157,42 @@ function plan(o: ExperimentOptions, ds: Dataset): PlannedRun[] {
   return runs;
 }
 
-async function trainRun(o: ExperimentOptions, r: PlannedRun): Promise<RunSummary> {
-  const summaryPath = join(r.dir, 'summary.json');
-  if (existsSync(summaryPath)) return JSON.parse(readFileSync(summaryPath, 'utf8')) as RunSummary;
+/** The whole configuration of a planned run: base, row variant, then the run's own keys. */
+function runConfig(o: ExperimentOptions, r: PlannedRun): Record<string, unknown> {
   const schedule: Record<string, unknown> = {};
   if (o.minutesPerRun !== undefined) schedule.minutes = o.minutesPerRun;
   if (o.maxIterations !== undefined) schedule.maxIterations = o.maxIterations;
-  const cfg = mergeConfig(mergeConfig(o.baseConfig ?? {}, r.spec.config ?? {}), {
+  return mergeConfig(mergeConfig(o.baseConfig ?? {}, r.spec.config ?? {}), {
     data: { dir: o.data, labelled: r.labelled < r.available ? r.labelled : null },
     method: { name: r.spec.method },
     seed: r.seed,
     ...(o.backbone ? { model: { backbone: o.backbone } } : {}),
     ...(Object.keys(schedule).length ? { schedule } : {}),
   });
-  parseConfig(cfg); // fail before any training on a bad configuration
-  const { summary } = await runTraining(cfg, { out: r.dir, resume: true, listener: o.listener });
-  return summary;
 }
+
+const summaryPath = (r: PlannedRun) => join(r.dir, 'summary.json');
+
+/** Trains every run without summary.json: with `o.trainRuns` when given, else here, one by one. */
+async function trainRuns(o: ExperimentOptions, runs: readonly PlannedRun[]): Promise<void> {
+  const todo = runs.filter((r) => !existsSync(summaryPath(r)));
+  const jobs = todo.map((r) => ({ key: r.key, dir: r.dir, config: runConfig(o, r) }));
+  for (const j of jobs) parseConfig(j.config); // fail before any training on a bad configuration
+  if (o.trainRuns) {
+    if (jobs.length) await o.trainRuns(jobs);
+    const missing = todo.filter((r) => !existsSync(summaryPath(r)));
+    if (missing.length)
+      throw new KneesegError(
+        `training did not finish ${missing.map((r) => r.dir).join(', ')} (no summary.json). ` +
+          'Fix: run the same command again; finished runs are reused and the others resume from their checkpoints',
+      );
+    return;
+  }
+  for (const j of jobs) await runTraining(j.config, { out: j.dir, resume: true, listener: o.listener });
+}
+
+const readSummary = (r: PlannedRun): RunSummary =>
+  JSON.parse(readFileSync(summaryPath(r), 'utf8')) as RunSummary;
 
 async function predictRun(r: PlannedRun, images: Map<string, string>, ending: string): Promise<string> {
   const pred = join(r.dir, 'pred');
@@ -210,11 +244,18 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
   const runs = plan(o, ds);
   const unique = [...new Map(runs.map((r) => [r.key, r])).values()];
   const results: RunResult[] = [];
+  const describe = (r: PlannedRun, i: number) =>
+    `[${i + 1}/${unique.length}] ${r.key}: ${r.spec.row}, ${r.labelled} of ${r.available} labelled, seed ${r.seed}`;
+  if (o.trainRuns) {
+    for (const [i, r] of unique.entries()) log(describe(r, i));
+    await trainRuns(o, unique);
+  }
   for (const [i, r] of unique.entries()) {
-    log(
-      `[${i + 1}/${unique.length}] ${r.key}: ${r.spec.row}, ${r.labelled} of ${r.available} labelled, seed ${r.seed}`,
-    );
-    const summary = await trainRun(o, r);
+    if (!o.trainRuns) {
+      log(describe(r, i));
+      await trainRuns(o, [r]);
+    }
+    const summary = readSummary(r);
     const { gt, images } = groundTruthFolder(o.out, ds, runSplit(r.dir));
     const pred = await predictRun(r, images, ending);
     const evaluation = await evaluateRun(r, pred, gt);

@@ -4,6 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { runExperiment, type ExperimentOptions } from '../../src/experiment/run.ts';
 import { tempDir, tinyCohort } from '../train/helpers.ts';
+import { trainPool } from '../../src/cli/train-pool.ts';
 
 const root = tempDir('experiment');
 let data = '';
@@ -71,4 +72,52 @@ test('an experiment of two tiny runs writes RESULTS.md, the plots and the HTML p
   );
   assert.equal(second.resultsMarkdown, first.resultsMarkdown);
   assert.ok(existsSync(join(out, 'report.html')));
+});
+
+test('runs trained side by side in `kneeseg train` processes equal the same runs trained here, bit for bit', async () => {
+  const rows = [
+    { row: 'Supervised', method: 'supervised', fraction: 1 },
+    { row: 'SSHCPS', method: 'sshcps', fraction: 0.5 },
+  ];
+  const base = { kind: 'compare', data, backbone: 'unet', maxIterations: 6, baseConfig: TINY, rows } as const;
+  const here = await runExperiment({ ...base, out: join(root, 'here') });
+  const lines: string[] = [];
+  const pooled = await runExperiment({
+    ...base,
+    out: join(root, 'pooled'),
+    trainRuns: trainPool({ processes: 2, threadsEach: 1, log: (l) => lines.push(l) }),
+  });
+  assert.deepEqual(lines, []);
+  assert.deepEqual(
+    pooled.runs.map((r) => [r.spec.method, r.iterations]),
+    [
+      ['supervised', 6],
+      ['sshcps', 6],
+    ],
+  );
+  for (const r of here.runs) {
+    const key = `${r.spec.method}-l${r.labelled}-s0`;
+    const weights = (out: string) => readFileSync(join(root, out, 'runs', key, 'model.safetensors'));
+    assert.ok(weights('here').equals(weights('pooled')), `${key}: the same weights`);
+  }
+  assert.deepEqual(
+    pooled.runs.map((r) => r.evaluation),
+    here.runs.map((r) => r.evaluation),
+  );
+});
+
+test('an experiment whose trainer leaves a run unfinished says which and how to resume', async () => {
+  await assert.rejects(
+    runExperiment({
+      kind: 'compare',
+      data,
+      out: join(root, 'unfinished'),
+      backbone: 'unet',
+      maxIterations: 6,
+      baseConfig: TINY,
+      rows: [{ row: 'Supervised', method: 'supervised', fraction: 1 }],
+      trainRuns: async () => {},
+    }),
+    /training did not finish .*supervised-l2-s0 \(no summary\.json\)\. Fix: run the same command again/,
+  );
 });
