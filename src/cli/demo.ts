@@ -23,8 +23,8 @@ interface Flags {
 
 /**
  * Slices of the synthetic cohort are 128 x 128; a U-Net of 8 base channels (0.45 M parameters) makes
- * about 0.11 s (supervised) and 0.2 s (SSHCPS) per step on two cores, twice as many iterations in the
- * budget as one of 16, and the thin cartilage plates need iterations.
+ * about 0.19 s (supervised) and 0.27 s (SSHCPS) per step on one thread, half the time of one of 16, and
+ * the thin cartilage plates need iterations.
  */
 export const DEMO_CONFIG = {
   data: { size: [128, 128] },
@@ -67,8 +67,8 @@ export function demoCommand(program: Command): void {
     .action(async (f: Flags) => {
       if (f.minutes !== undefined)
         throw new KneesegError(
-          `--minutes ${f.minutes}: the demo trains a fixed number of iterations, so that its result is the same ` +
-            `on any machine. Fix: give --iterations N instead (default ${DEMO_ITERATIONS}, about 12 minutes of ` +
+          `--minutes ${f.minutes}: the demo trains a fixed number of iterations, so that its result does not ` +
+            `depend on the machine's load. Fix: give --iterations N instead (default ${DEMO_ITERATIONS}, about 12 minutes of ` +
             'training on two cores; the time grows in proportion)',
         );
       const iterations = Number(f.iterations);
