@@ -261,7 +261,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentRes
     const evaluation = await evaluateRun(r, pred, gt);
     const mean = [...meanCartilageDice(evaluation).values()];
     log(
-      `    mean cartilage Dice ${(100 * (mean.reduce((a, b) => a + b, 0) / mean.length)).toFixed(1)}% over ${mean.length} test scans`,
+      `    ${r.key}: mean cartilage Dice ${(100 * (mean.reduce((a, b) => a + b, 0) / mean.length)).toFixed(1)}% over ${mean.length} test scans`,
     );
     results.push({
       spec: r.spec,
