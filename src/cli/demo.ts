@@ -62,7 +62,11 @@ export function demoCommand(program: Command): void {
     .option('--out <dir>', 'demo folder', 'runs/demo')
     .option('--iterations <n>', 'training iterations of each method', String(DEMO_ITERATIONS))
     .addOption(new Option('--minutes <m>').hideHelp())
-    .option('--backbone <name>', 'unet | medt', 'unet')
+    .option(
+      '--backbone <name>',
+      "unet | medt (the paper's backbone: several times the time per iteration)",
+      'unet',
+    )
     .option('--seed <s>', 'seed of the cohort and the runs', '0')
     .action(async (f: Flags) => {
       if (f.minutes !== undefined)
