@@ -11,6 +11,7 @@ import { datasetSplit } from '../data/splits.ts';
 import { readVolume, writeLabelMap } from '../data/io/index.ts';
 import { mergeConfig, parseConfig } from '../train/config.ts';
 import { runTraining, type RunSummary } from '../train/run.ts';
+import { INTERRUPTED } from '../train/schedule-rules.ts';
 import { openDatasetCases, runSplit, splitOptionsOf, type RunSplit } from '../train/run-split.ts';
 import type { TrainListener } from '../train/events.ts';
 import { loadModel } from '../infer/load-model.ts';
@@ -173,26 +174,30 @@ function runConfig(o: ExperimentOptions, r: PlannedRun): Record<string, unknown>
 
 const summaryPath = (r: PlannedRun) => join(r.dir, 'summary.json');
 
-/** Trains every run without summary.json: with `o.trainRuns` when given, else here, one by one. */
+const readSummary = (r: PlannedRun): RunSummary =>
+  JSON.parse(readFileSync(summaryPath(r), 'utf8')) as RunSummary;
+
+/** A run is done when it wrote summary.json and was not stopped by Ctrl-C (that one resumes). */
+const finished = (r: PlannedRun): boolean =>
+  existsSync(summaryPath(r)) && readSummary(r).stopped !== INTERRUPTED;
+
+/** Trains every unfinished run: with `o.trainRuns` when given, else here, one by one. */
 async function trainRuns(o: ExperimentOptions, runs: readonly PlannedRun[]): Promise<void> {
-  const todo = runs.filter((r) => !existsSync(summaryPath(r)));
+  const todo = runs.filter((r) => !finished(r));
   const jobs = todo.map((r) => ({ key: r.key, dir: r.dir, config: runConfig(o, r) }));
   for (const j of jobs) parseConfig(j.config); // fail before any training on a bad configuration
   if (o.trainRuns) {
     if (jobs.length) await o.trainRuns(jobs);
-    const missing = todo.filter((r) => !existsSync(summaryPath(r)));
+    const missing = todo.filter((r) => !finished(r));
     if (missing.length)
       throw new KneesegError(
-        `training did not finish ${missing.map((r) => r.dir).join(', ')} (no summary.json). ` +
+        `training did not finish ${missing.map((r) => r.dir).join(', ')} (no summary.json, or one of an interrupted run). ` +
           'Fix: run the same command again; finished runs are reused and the others resume from their checkpoints',
       );
     return;
   }
   for (const j of jobs) await runTraining(j.config, { out: j.dir, resume: true, listener: o.listener });
 }
-
-const readSummary = (r: PlannedRun): RunSummary =>
-  JSON.parse(readFileSync(summaryPath(r), 'utf8')) as RunSummary;
 
 async function predictRun(r: PlannedRun, images: Map<string, string>, ending: string): Promise<string> {
   const pred = join(r.dir, 'pred');

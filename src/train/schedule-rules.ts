@@ -115,6 +115,9 @@ export interface IterationFacts {
   stopRequested?: () => boolean;
 }
 
+/** The stop reason of a run stopped by Ctrl-C: unfinished, a later `--resume` continues it. */
+export const INTERRUPTED = 'interrupted';
+
 export function decideIterationEnd(f: IterationFacts): IterationDecision {
   const switchStage =
     f.epochEnded &&
@@ -125,7 +128,7 @@ export function decideIterationEnd(f: IterationFacts): IterationDecision {
     });
   const none: IterationDecision = { switchStage, stop: null, validateLast: false };
   if (f.st.stopped !== null) return none;
-  if (f.stopRequested?.()) return { ...none, stop: 'interrupted' };
+  if (f.stopRequested?.()) return { ...none, stop: INTERRUPTED };
   if (f.elapsedMs >= f.budgetMs)
     return {
       switchStage,

@@ -2,7 +2,8 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { runExperiment, type ExperimentOptions } from '../../src/experiment/run.ts';
+import { runExperiment, type ExperimentOptions, type RunTrainer } from '../../src/experiment/run.ts';
+import { runTraining, type RunSummary } from '../../src/train/run.ts';
 import { tempDir, tinyCohort } from '../train/helpers.ts';
 import { trainPool } from '../../src/cli/train-pool.ts';
 
@@ -118,6 +119,41 @@ test('an experiment whose trainer leaves a run unfinished says which and how to 
       rows: [{ row: 'Supervised', method: 'supervised', fraction: 1 }],
       trainRuns: async () => {},
     }),
-    /training did not finish .*supervised-l2-s0 \(no summary\.json\)\. Fix: run the same command again/,
+    /training did not finish .*supervised-l2-s0 \(no summary\.json, or one of an interrupted run\)\. Fix: run the same command again/,
   );
+});
+
+test('a run stopped by Ctrl-C (summary.json says interrupted) is not taken as finished: the next experiment resumes it', async () => {
+  const base = {
+    kind: 'compare',
+    data,
+    out: join(root, 'interrupted'),
+    backbone: 'unet',
+    maxIterations: 6,
+    baseConfig: TINY,
+    rows: [{ row: 'Supervised', method: 'supervised', fraction: 1 }],
+  } as const;
+  // a trainer whose run is stopped as Ctrl-C stops `kneeseg train`: after its first iterations
+  let asked = 0;
+  const stopped: RunTrainer = async (jobs) => {
+    for (const j of jobs)
+      await runTraining(j.config, { out: j.dir, resume: true, stopRequested: () => ++asked > 3 });
+  };
+  await assert.rejects(
+    runExperiment({ ...base, trainRuns: stopped }),
+    /training did not finish .*interrupted run/,
+  );
+  const dir = join(base.out, 'runs', 'supervised-l2-s0');
+  const first = JSON.parse(readFileSync(join(dir, 'summary.json'), 'utf8')) as RunSummary;
+  assert.equal(first.stopped, 'interrupted');
+  assert.ok(first.iterations < 6);
+  const starts: number[] = [];
+  const r = await runExperiment({
+    ...base,
+    listener: (e) => {
+      if (e.type === 'start') starts.push(e.startIteration);
+    },
+  });
+  assert.deepEqual(starts, [first.iterations], 'resumed where it stopped');
+  assert.equal(r.runs[0]!.iterations, 6);
 });
