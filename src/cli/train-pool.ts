@@ -18,7 +18,7 @@ import { kneesegCommand, prefixLines } from './launch.ts';
 export interface TrainPoolOptions {
   /** processes at once */
   processes: number;
-  /** libtorch (and OpenBLAS) threads of each process (default: an equal share of the cores) */
+  /** libtorch (and OpenBLAS) threads of each process (default: KNEESEG_THREADS if set, else an equal share of the cores) */
   threadsEach?: number;
   /** where the launcher's own lines go (default stderr) */
   log?: (line: string) => void;
@@ -41,7 +41,10 @@ export function trainPool(o: TrainPoolOptions): RunTrainer {
     throw new KneesegError(`--jobs ${o.processes}: give a whole number of processes, 1 or more`);
   const log = o.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const command = o.command ?? kneesegCommand;
-  const threads = o.threadsEach ?? Math.max(1, Math.floor(availableParallelism() / o.processes));
+  const threads =
+    o.threadsEach ??
+    process.env.KNEESEG_THREADS ??
+    Math.max(1, Math.floor(availableParallelism() / o.processes));
   return async (jobs) => {
     const scratch = mkdtempSync(join(tmpdir(), 'kneeseg-jobs-'));
     const failures: string[] = [];

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trainArgs, trainPool } from '../../src/cli/train-pool.ts';
 import type { TrainJob } from '../../src/experiment/run.ts';
@@ -107,4 +107,21 @@ test('trainPool: a failed job starts no further ones, and the error names it and
 test('trainPool refuses a process count that is not a whole number of at least 1', () => {
   for (const n of [0, -1, 1.5, Number.NaN])
     assert.throws(() => trainPool({ processes: n }), /--jobs .*whole number/);
+});
+
+test("trainPool's threads: KNEESEG_THREADS when the user set it, else an equal share of the cores", async () => {
+  const before = process.env.KNEESEG_THREADS;
+  try {
+    process.env.KNEESEG_THREADS = '5';
+    const root = scratch();
+    await trainPool({ processes: 2, command: standIn })(jobs(root, [0]));
+    assert.equal(seen(root, 'run0').threads, '5');
+    delete process.env.KNEESEG_THREADS;
+    const other = scratch();
+    await trainPool({ processes: 2, command: standIn })(jobs(other, [0]));
+    assert.equal(seen(other, 'run0').threads, String(Math.max(1, Math.floor(availableParallelism() / 2))));
+  } finally {
+    if (before === undefined) delete process.env.KNEESEG_THREADS;
+    else process.env.KNEESEG_THREADS = before;
+  }
 });
