@@ -2,7 +2,8 @@
  * `kneeseg experiment`: trains every run a table needs, predicts the test split with each model,
  * evaluates, and writes RESULTS.md, RESULTS.json, the figures and one HTML page. Each step of each
  * run leaves a file behind (summary.json, pred/, evaluation.json) and is skipped when that file is
- * there, so an interrupted experiment resumes where it stopped.
+ * there (a summary.json that says the run was interrupted excepted: that run resumes), so an
+ * interrupted experiment resumes where it stopped.
  */
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -61,9 +62,9 @@ export interface ExperimentOptions {
   /** these rows instead of the table's (the demo's short comparison) */
   rows?: readonly RowSpec[];
   /**
-   * Trains the runs that have no summary.json yet, any way it likes (the CLI's process pool trains
-   * several at once); each must leave its run folder with summary.json. Default: one after another in
-   * this process, reporting to `listener`.
+   * Trains the unfinished runs (no summary.json, or one of an interrupted run), any way it likes (the
+   * CLI's process pool trains several at once); each must leave its run folder with the summary.json
+   * of a finished run. Default: one after another in this process, reporting to `listener`.
    */
   trainRuns?: RunTrainer;
   listener?: TrainListener;

@@ -1,15 +1,17 @@
 /**
- * The attention's weighted sum of values, out_bgci = sum_j sim_bgij v_bgcj, of (gated) axial attention.
+ * The attention's weighted sum of values, out_bgci = sum_j sim_bgij v_bgcj, of (gated) axial
+ * attention.
  *
  * With a graph it is one batched product, (sim v^T)^T: its gradient for sim then comes out in sim's
  * own layout (v sim^T would give it transposed, and adding a transposed [B, G, L, L] gradient is a
- * slow strided pass). Without one (inference) on a short axis, that product is thousands of tiny ones (one per
- * batch element and head, [L, L] by [L, c] with c the 2 to 8 value channels of a head), which BLAS runs
- * one at a time at a fraction of a plain pass's speed; oneDNN's grouped convolution computes the same
- * sums, one group per (batch element, head), with v as the weights and the transposed maps as the
- * input. The transposed copy costs a pass over the maps, which the long axes do not win back: measured
- * per call, 2 threads (product / transposed copy and convolution, ms): L = 36 17.4 / 9.3,
- * L = 30 18.0 / 7.6, L = 9 3.4 / 0.9, but L = 120 22.6 / 32.8 and L = 144 32.9 / 52.0.
+ * slow strided pass). Without one (inference) on a short axis, that product is thousands of tiny
+ * ones (one per batch element and head, [L, L] by [L, c] with c the 2 to 8 value channels of a head),
+ * which BLAS runs one at a time at a fraction of a plain pass's speed; oneDNN's grouped convolution
+ * computes the same sums, one group per (batch element, head), with v as the weights and the
+ * transposed maps as the input. The transposed copy costs a pass over the maps, which the long axes
+ * do not win back: measured per call, 2 threads (product / transposed copy and convolution, ms):
+ * L = 36 17.4 / 9.3, L = 30 18.0 / 7.6, L = 9 3.4 / 0.9, but L = 120 22.6 / 32.8 and L = 144 32.9 /
+ * 52.0.
  */
 import { conv1d, isGradEnabled, type Tensor } from '../../engine/index.ts';
 import { addFlops, matmul } from '../flops.ts';
