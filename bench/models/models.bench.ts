@@ -13,6 +13,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadavg } from 'node:os';
 import {
@@ -193,7 +194,7 @@ function main(): void {
   const file = arg('out', 'models.json');
   mkdirSync(out, { recursive: true });
   writeFileSync(
-    `${out}models.json`,
+    join(out, file),
     JSON.stringify(
       {
         threads: THREADS,
@@ -206,7 +207,7 @@ function main(): void {
       2,
     ),
   );
-  console.log(`\nwritten: ${out}${file}`);
+  console.log(`\nwritten: ${join(out, file)}`);
 }
 
 main();

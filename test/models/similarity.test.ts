@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cat, einsum, manualSeed, nn, noGrad, randn, scope, type Tensor } from '../../src/engine/index.ts';
-import { foldedSimilarityLogits, similaritySoftmax } from '../../src/models/medt/similarity.ts';
+import {
+  foldedSimilarityLogits,
+  similaritySoftmax,
+  transposedSimilaritySoftmax,
+} from '../../src/models/medt/similarity.ts';
 import { countFlops } from '../../src/models/flops.ts';
 
 const [B, G, c, L] = [3, 2, 2, 5];
@@ -136,4 +140,39 @@ test('inference attention weights (eval, no grad) equal the softmax of the batch
         );
       }
     }
+  }));
+
+test('transposed inference attention weights (no positional terms) are the softmax over keys, laid out [B, G, j, i], for 1 to 8 channels', () =>
+  scope(() => {
+    manualSeed(6);
+    for (const ch of [1, 2, 4, 8]) {
+      // q and k of different means and lengths of axis, so that a swap of their roles shows
+      const q = randn([B, G, ch, L]).add(0.8);
+      const k = randn([B, G, ch, L]).mul(1.7).sub(0.3);
+      const bn = new nn.BatchNorm2d(G);
+      noGrad(() => {
+        bn.weight.uniform_(0.5, 1.5);
+        bn.bias.uniform_(-1, 1);
+        bn.runningMean.uniform_(-0.5, 0.5);
+        bn.runningVar.uniform_(0.5, 2);
+      });
+      bn.eval();
+      const scale = bn.weight.double().div(bn.runningVar.double().add(bn.eps).sqrt()).view(1, G, 1, 1);
+      const expected = einsum('bgci,bgcj->bgij', q.double(), k.double())
+        .sub(bn.runningMean.double().view(1, G, 1, 1))
+        .mul(scale)
+        .softmax(3)
+        .transpose(2, 3);
+      const got = noGrad(() => transposedSimilaritySoftmax(q, k, bn));
+      assert.deepEqual(got.shape, [B, G, L, L]);
+      close(got, expected, 1e-6, `${ch} channel(s)`);
+      assert.equal(
+        countFlops(() => void noGrad(() => transposedSimilaritySoftmax(q, k, bn))),
+        2 * B * G * ch * L * L,
+      );
+    }
+    // with a graph, or batch norm in training mode, the caller must take the untransposed path
+    const bn = new nn.BatchNorm2d(G);
+    const q = randn([B, G, 2, L]);
+    assert.throws(() => transposedSimilaritySoftmax(q, q, bn), /inference/);
   }));

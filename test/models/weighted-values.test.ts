@@ -2,7 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { manualSeed, noGrad, randn, scope, type Tensor } from '../../src/engine/index.ts';
 import { countFlops } from '../../src/models/flops.ts';
-import { GROUPED_MAX_LENGTH, weightedValues } from '../../src/models/medt/weighted-values.ts';
+import {
+  GROUPED_MAX_LENGTH,
+  weightedValues,
+  weightedValuesOfTransposed,
+} from '../../src/models/medt/weighted-values.ts';
 
 /** out_bgci = sum_j sim_bgij v_bgcj by loops, in float64. */
 function bruteForce(sim: Tensor, v: Tensor): Float64Array {
@@ -56,6 +60,36 @@ test('weightedValues without a graph (grouped convolution on short axes) equals 
         want,
         1e-12,
         `float64, L ${L}`,
+      );
+    }
+  }));
+
+test('weightedValuesOfTransposed of the transposed maps equals the sum over j', () =>
+  scope(() => {
+    manualSeed(8);
+    for (const [B, G, c, L] of [
+      [3, 2, 2, 9],
+      [2, 8, 4, 36],
+      [1, 3, 8, 5],
+    ] as const) {
+      const { sim, v } = inputs(B, G, c, L);
+      const simT = sim.transpose(2, 3).contiguous();
+      const want = bruteForce(sim, v);
+      assertClose(
+        noGrad(() => weightedValuesOfTransposed(simT, v)),
+        want,
+        1e-5,
+        `B ${B} G ${G} c ${c} L ${L}`,
+      );
+      assertClose(
+        noGrad(() => weightedValuesOfTransposed(simT.double(), v.double())),
+        want,
+        1e-12,
+        `float64, L ${L}`,
+      );
+      assert.equal(
+        countFlops(() => noGrad(() => weightedValuesOfTransposed(simT, v))),
+        2 * B * G * c * L * L,
       );
     }
   }));

@@ -11,12 +11,23 @@
  * accepts (sized from the configured image size); shorter sequences use its centre, so an input may be
  * smaller than configured (the official code only takes exactly K).
  */
-import { call, noGrad, randn, scope, stack, tensor, nn, Layer, type Tensor } from '../../engine/index.ts';
+import {
+  call,
+  isGradEnabled,
+  noGrad,
+  randn,
+  scope,
+  stack,
+  tensor,
+  nn,
+  Layer,
+  type Tensor,
+} from '../../engine/index.ts';
 import { InputError } from '../../errors.ts';
 import { conv, einsumF } from '../flops.ts';
 import type { AttentionKind } from './config.ts';
-import { similaritySoftmax } from './similarity.ts';
-import { weightedValues } from './weighted-values.ts';
+import { similaritySoftmax, transposedSimilaritySoftmax } from './similarity.ts';
+import { GROUPED_MAX_LENGTH, weightedValues, weightedValuesOfTransposed } from './weighted-values.ts';
 
 export interface AxialAttentionOptions {
   channels: number;
@@ -113,8 +124,11 @@ export class AxialAttention extends Layer {
     if (!this.relative) {
       // batch norm folded into the logits here too: no normalised copy of the maps kept for backward,
       // and two passes over them fewer each way
-      const sim = similaritySoftmax(q, k, null, this.bn_similarity); // [B, G, i, j]
-      const sv = weightedValues(sim, v); // [B, G, c, i] = sum_j sim_ij v_cj
+      // [B, G, c, i] = sum_j sim_ij v_cj; at inference on a short axis from the transposed maps
+      const sv =
+        L <= GROUPED_MAX_LENGTH && !this.training && !isGradEnabled()
+          ? weightedValuesOfTransposed(transposedSimilaritySoftmax(q, k, this.bn_similarity), v)
+          : weightedValues(similaritySoftmax(q, k, null, this.bn_similarity), v);
       out = this.bn_output.forward(sv.reshape(B, C, L)).reshape(N, M, C, L);
     } else {
       const emb = this.relative.indexSelect(1, this.#relativeIndex(L)).view(2 * gp, L, L);

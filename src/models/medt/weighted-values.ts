@@ -11,7 +11,8 @@
  * transposed maps as the input. The transposed copy costs a pass over the maps, which the long axes
  * do not win back: measured per call, 2 threads (product / transposed copy and convolution, ms):
  * L = 36 17.4 / 9.3, L = 30 18.0 / 7.6, L = 9 3.4 / 0.9, but L = 120 22.6 / 32.8 and L = 144 32.9 /
- * 52.0.
+ * 52.0. Attention without positional terms builds its maps transposed at inference
+ * (similarity.ts, transposedSimilaritySoftmax), and the convolution then takes them without the copy.
  */
 import { conv1d, isGradEnabled, type Tensor } from '../../engine/index.ts';
 import { addFlops, matmul } from '../flops.ts';
@@ -26,12 +27,23 @@ export function weightedValues(sim: Tensor, v: Tensor): Tensor {
   const c = v.shape[2]!;
   // counted as the product it replaces, so that a model's FLOPs do not depend on the path
   addFlops(2 * B * G * c * L * L);
-  // input [1, (b g j), i] = sim_bgij; weights [(b g c), j, 1] = v_bgcj; B * G groups of L channels in,
-  // c out: out[0, (b g c), i] = sum_j v_bgcj sim_bgij
   const input = sim
     .transpose(2, 3)
     .contiguous()
     .view(1, B * G * L, L);
+  return groupedWeightedValues(input, v);
+}
+
+/** sum_j simT_bgji v_bgcj as [B, G, c, L], for maps given transposed, simT [B, G, j, i] (inference). */
+export function weightedValuesOfTransposed(simT: Tensor, v: Tensor): Tensor {
+  const [B, G, L] = simT.shape as [number, number, number];
+  addFlops(2 * B * G * v.shape[2]! * L * L);
+  return groupedWeightedValues(simT.contiguous().view(1, B * G * L, L), v);
+}
+
+/** input [1, (b g j), i] = sim_bgij; weights [(b g c), j, 1] = v_bgcj: B * G groups of L channels in, c out. */
+function groupedWeightedValues(input: Tensor, v: Tensor): Tensor {
+  const [B, G, c, L] = v.shape as [number, number, number, number];
   const weights = v.contiguous().view(B * G * c, L, 1);
   return conv1d(input, weights, null, { groups: B * G }).view(B, G, c, L);
 }
