@@ -2,11 +2,14 @@
 // JavaScript memory, autograd (backward, grad, requires_grad), grad mode, threads, seeds.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
 #include <dlfcn.h>
 #include <torch/csrc/api/include/torch/version.h>
 
 #include <atomic>
 #include <cstring>
+#include <memory>
+#include <vector>
 
 #include "common.h"
 
@@ -208,6 +211,29 @@ Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), at::GradMode::is_enabled());
 }
 
+// c10::InferenceMode (torch.inference_mode) for JavaScript's inferenceMode(fn): the guards are kept on
+// a per-thread stack, so that enter and exit pair up as JavaScript's try/finally nests them.
+static thread_local std::vector<std::unique_ptr<c10::InferenceMode>> g_inference_guards;
+
+Napi::Value EnterInferenceMode(const Napi::CallbackInfo& info) {
+  g_inference_guards.push_back(std::make_unique<c10::InferenceMode>(true));
+  return Napi::Number::New(info.Env(), double(g_inference_guards.size()));
+}
+
+Napi::Value ExitInferenceMode(const Napi::CallbackInfo& info) {
+  if (g_inference_guards.empty()) throw Napi::Error::New(info.Env(), "exitInferenceMode without enterInferenceMode");
+  g_inference_guards.pop_back();
+  return info.Env().Undefined();
+}
+
+Napi::Value IsInferenceModeEnabled(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), c10::InferenceMode::is_enabled());
+}
+
+Napi::Value IsInference(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), UnwrapTensor(info[0], "isInference").is_inference());
+}
+
 // libtorch's intra-op threads; OpenBLAS (matmul) keeps its own pool, so set it too when present.
 Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   int n = info[0].As<Napi::Number>().Int32Value();
@@ -246,6 +272,10 @@ void InitTensor(Napi::Env env, Napi::Object exports) {
   exports.Set("device", Napi::Function::New(env, DeviceOf));
   exports.Set("dispose", Napi::Function::New(env, Dispose));
   exports.Set("requiresGrad", Napi::Function::New(env, RequiresGrad));
+  exports.Set("enterInferenceMode", Napi::Function::New(env, EnterInferenceMode));
+  exports.Set("exitInferenceMode", Napi::Function::New(env, ExitInferenceMode));
+  exports.Set("isInferenceModeEnabled", Napi::Function::New(env, IsInferenceModeEnabled));
+  exports.Set("isInference", Napi::Function::New(env, IsInference));
   exports.Set("setRequiresGrad", Napi::Function::New(env, SetRequiresGrad));
   exports.Set("isLeaf", Napi::Function::New(env, IsLeaf));
   exports.Set("grad", Napi::Function::New(env, Grad));

@@ -19,6 +19,25 @@ export function enableGrad<T>(fn: () => T): T {
   }
 }
 
+/**
+ * Inference mode, like torch.inference_mode(): no graph, and besides libtorch skips the autograd and
+ * view/version bookkeeping of every op. Tensors made inside are inference tensors: they can never take
+ * part in a recorded graph (libtorch refuses), so use it only on models that are never trained
+ * afterwards (the predictor that loadModel makes).
+ */
+export function inferenceMode<T>(fn: () => T): T {
+  native.enterInferenceMode();
+  try {
+    return fn();
+  } finally {
+    native.exitInferenceMode();
+  }
+}
+
+export function isInferenceModeEnabled(): boolean {
+  return native.isInferenceModeEnabled();
+}
+
 export function isGradEnabled(): boolean {
   return native.isGradEnabled();
 }

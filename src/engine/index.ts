@@ -2,7 +2,7 @@
 export { Tensor, call, callMany, callAny, callInPlace, opId, type Arg } from './tensor.ts';
 export * from './ops.ts';
 export { scope } from './scope.ts';
-export { noGrad, enableGrad, isGradEnabled } from './autograd.ts';
+export { noGrad, enableGrad, inferenceMode, isGradEnabled, isInferenceModeEnabled } from './autograd.ts';
 export { type DType, type TypedArray, DTYPES, isFloating } from './dtype.ts';
 export { Module, Layer, Sequential } from './nn/module.ts';
 export * as nn from './nn/layers.ts';

@@ -51,6 +51,10 @@ export interface NativeBinding {
   backward(h: Handle, gradient: Handle | null, retainGraph: boolean): void;
   setGradEnabled(flag: boolean): boolean;
   isGradEnabled(): boolean;
+  enterInferenceMode(): number;
+  exitInferenceMode(): void;
+  isInferenceModeEnabled(): boolean;
+  isInference(h: Handle): boolean;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   manualSeed(seed: number): void;

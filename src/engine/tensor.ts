@@ -163,6 +163,10 @@ export class Tensor implements Disposable {
   get requiresGrad(): boolean {
     return native.requiresGrad(this.handle);
   }
+  /** made in inference mode (autograd.ts, inferenceMode): never part of a recorded graph */
+  get isInference(): boolean {
+    return native.isInference(this.handle);
+  }
   requiresGrad_(flag = true): this {
     native.setRequiresGrad(this.handle, flag);
     return this;

@@ -10,7 +10,7 @@
  * are also decoded on their own, and the pixels whose label differs between them counted: a cheap
  * per-case uncertainty (the viewer's "review next" ranks by it when there are no probability maps).
  */
-import { noGrad, scope, tensor, type Tensor } from '../engine/index.ts';
+import { inferenceMode, scope, tensor, type Tensor } from '../engine/index.ts';
 import { prepareCase, restoreVolume, stackChannels, type PreparedCase } from '../data/preprocess.ts';
 import type { Volume } from '../data/volume.ts';
 import { InputError } from '../errors.ts';
@@ -153,7 +153,9 @@ export function predictSlices(
   for (let s0 = 0; s0 < count; s0 += batch) {
     const n = Math.min(batch, count - s0);
     for (let i = 0; i < n; i++) stackChannels(p, s0 + i, x.subarray(i * C * plane, (i + 1) * C * plane));
-    noGrad(() =>
+    // inference mode: the predictor (loadModel's copy) is never trained, so the tensors of its forward
+    // need no autograd or version bookkeeping
+    inferenceMode(() =>
       scope(() => {
         const input = tensor(x.subarray(0, n * C * plane), [n, C, H, W]);
         let logits: Tensor;

@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { noGrad, scope, setNumThreads, tensor } from '../../src/engine/index.ts';
+import { isInferenceModeEnabled, noGrad, scope, setNumThreads, tensor } from '../../src/engine/index.ts';
 import { readVolume, writeVolume } from '../../src/data/io/index.ts';
-import { prepareCase, sagittalAxis } from '../../src/data/preprocess.ts';
+import { prepareCase, sagittalAxis, stackChannels } from '../../src/data/preprocess.ts';
 import type { Volume } from '../../src/data/volume.ts';
 import { InputError } from '../../src/errors.ts';
 import { loadModel, type LoadedModel } from '../../src/infer/load-model.ts';
@@ -76,6 +76,36 @@ test('the default batch holds about 64 Ki pixels (1 to 8 slices) and predicts wh
   assert.equal(batches[0], b);
   assert.equal(batches.length, Math.ceil(p.layout.count / b));
   assert.deepEqual(auto.labels, predictSlices(model, p, { batch: 1 }).labels);
+});
+
+test('the network runs in inference mode, and the predictor stays usable outside it', () => {
+  const p = prepareCase('scan', syntheticScan([4, 40, 24]), undefined, model.preprocessing);
+  const net = model.model.backbone;
+  const forward = net.forward.bind(net);
+  const modes: boolean[] = [];
+  net.forward = (x) => {
+    modes.push(isInferenceModeEnabled());
+    return forward(x);
+  };
+  let labels: ReturnType<typeof predictSlices>['labels'];
+  try {
+    labels = predictSlices(model, p, { batch: 2 }).labels;
+  } finally {
+    net.forward = forward;
+  }
+  assert.deepEqual(modes, [true, true]);
+  assert.equal(isInferenceModeEnabled(), false);
+  // the same labels from a forward outside inference mode (noGrad), slice by slice
+  const [H, W] = p.layout.size;
+  for (let s = 0; s < p.layout.count; s++) {
+    const x = new Float32Array((2 * p.neighbours + 1) * H * W);
+    stackChannels(p, s, x);
+    assert.deepEqual(
+      Array.from(sliceLabels(model, x, H, W)),
+      Array.from(labels.subarray(s * H * W, (s + 1) * H * W)),
+      `slice ${s}`,
+    );
+  }
 });
 
 test('--tta flip equals the average of the logits of the slice and of its mirrored slice, mirrored back', () => {
