@@ -30,6 +30,19 @@ function reference(q: Tensor, k: Tensor, qe: Tensor, ke: Tensor, bn: nn.BatchNor
   return { logits: y.view(B, 3, G, L, L).sum(1), mean: mean.flatten(), variance: variance.flatten() };
 }
 
+/** Batch norm in eval mode with random affine parameters and running statistics (none a no-op). */
+function evalBatchNorm(channels: number): nn.BatchNorm2d {
+  const bn = new nn.BatchNorm2d(channels);
+  noGrad(() => {
+    bn.weight.uniform_(0.5, 1.5);
+    bn.bias.uniform_(-1, 1);
+    bn.runningMean.uniform_(-0.5, 0.5);
+    bn.runningVar.uniform_(0.5, 2);
+  });
+  bn.eval();
+  return bn;
+}
+
 const close = (a: Tensor, b: Tensor, tol: number, what: string) => {
   const d = a.double().sub(b.double()).abs().max().item();
   const m = b.double().abs().max().item();
@@ -88,14 +101,7 @@ test('inference attention weights (eval, no grad) equal the softmax of the batch
         const k = randn([B, G, ch, L]).sub(0.3);
         const qe = randn([ch, L, L]);
         const ke = randn([ch, L, L]);
-        const bn = new nn.BatchNorm2d((withTables ? 3 : 1) * G);
-        noGrad(() => {
-          bn.weight.uniform_(0.5, 1.5);
-          bn.bias.uniform_(-1, 1);
-          bn.runningMean.uniform_(-0.5, 0.5);
-          bn.runningVar.uniform_(0.5, 2);
-        });
-        bn.eval();
+        const bn = evalBatchNorm((withTables ? 3 : 1) * G);
         const tables: [Tensor, Tensor] | null = withTables ? [qe, ke] : null;
         // float64 reference: batch norm of the maps with the running statistics, summed, softmax
         const maps = [einsum('bgci,bgcj->bgij', q.double(), k.double())];
@@ -149,14 +155,7 @@ test('transposed inference attention weights (no positional terms) are the softm
       // q and k of different means and lengths of axis, so that a swap of their roles shows
       const q = randn([B, G, ch, L]).add(0.8);
       const k = randn([B, G, ch, L]).mul(1.7).sub(0.3);
-      const bn = new nn.BatchNorm2d(G);
-      noGrad(() => {
-        bn.weight.uniform_(0.5, 1.5);
-        bn.bias.uniform_(-1, 1);
-        bn.runningMean.uniform_(-0.5, 0.5);
-        bn.runningVar.uniform_(0.5, 2);
-      });
-      bn.eval();
+      const bn = evalBatchNorm(G);
       const scale = bn.weight.double().div(bn.runningVar.double().add(bn.eps).sqrt()).view(1, G, 1, 1);
       const expected = einsum('bgci,bgcj->bgij', q.double(), k.double())
         .sub(bn.runningMean.double().view(1, G, 1, 1))

@@ -92,12 +92,16 @@ export function similaritySoftmax(
   bn: nn.BatchNorm2d,
 ): Tensor {
   if (bn.training || isGradEnabled()) return foldedSimilarityLogits(q, k, tables, bn).softmax(3);
-  const logits =
-    q.size(2) <= BROADCAST_CHANNELS
-      ? broadcastLogits(q, k, tables, bn)
-      : foldedSimilarityLogits(q, k, tables, bn);
+  const logits = inferenceLogits(q, k, tables, bn);
   callInPlace('aten::_softmax.out', logits, 3, false, logits);
   return logits;
+}
+
+/** Eval-mode logits [B, G, i, j]: broadcast passes for few query/key channels, else the products. */
+function inferenceLogits(q: Tensor, k: Tensor, tables: [Tensor, Tensor] | null, bn: nn.BatchNorm2d): Tensor {
+  return q.size(2) <= BROADCAST_CHANNELS
+    ? broadcastLogits(q, k, tables, bn)
+    : foldedSimilarityLogits(q, k, tables, bn);
 }
 
 /**
@@ -111,10 +115,7 @@ export function similaritySoftmax(
 export function transposedSimilaritySoftmax(q: Tensor, k: Tensor, bn: nn.BatchNorm2d): Tensor {
   if (bn.training || isGradEnabled())
     throw new Error('transposedSimilaritySoftmax is for inference: batch norm in eval mode, no graph');
-  const logits =
-    q.size(2) <= BROADCAST_CHANNELS
-      ? broadcastLogits(k, q, null, bn)
-      : foldedSimilarityLogits(k, q, null, bn);
+  const logits = inferenceLogits(k, q, null, bn);
   callInPlace('aten::_softmax.out', logits, 2, false, logits);
   return logits;
 }
