@@ -22,7 +22,15 @@ import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Adam, noGrad, randn, scope, memoryStats, type Tensor } from '../../src/engine/index.ts';
+import {
+  Adam,
+  noGrad,
+  randn,
+  scope,
+  memoryStats,
+  resetPeakMemoryStats,
+  type Tensor,
+} from '../../src/engine/index.ts';
 import { native } from '../../src/engine/native.ts';
 import { buildModel } from '../../src/models/registry.ts';
 import { AxialAttention } from '../../src/models/medt/axial-attention.ts';
@@ -83,10 +91,16 @@ function runChild(variant: string): void {
   const x = noGrad(() => randn([BATCH, 3, ...SIZE])).keep();
   const times: [number, number][] = [];
   const cpu: number[] = [];
+  const missesPerStep: number[] = [];
+  const heldPerStep: number[] = [];
   for (let s = 0; s <= STEPS; s++) {
     // step 0: first-touch, not timed
     const c0 = process.cpuUsage();
+    const m0 = memoryStats().misses;
+    resetPeakMemoryStats();
     times.push(step(net, opt, x));
+    missesPerStep.push(memoryStats().misses - m0);
+    heldPerStep.push(memoryStats().peakReservedBytes / 2 ** 30);
     const c = process.cpuUsage(c0);
     cpu.push((c.user + c.system) / 1000);
   }
@@ -102,6 +116,12 @@ function runChild(variant: string): void {
       peak_rss_gb: (process.resourceUsage().maxRSS * 1024) / 2 ** 30,
       /** tensors alive at the end of the forward (what backward needs): a floor under the peak */
       live_after_forward_gb: liveAfterForward / 2 ** 30,
+      /** the most bytes in live tensors at once (the caching allocator's count): RSS less the cache */
+      peak_live_gb: memoryStats().peakAllocatedBytes / 2 ** 30,
+      /** the most bytes the allocator held (live + cached free blocks): RSS less the process's own */
+      peak_reserved_gb: memoryStats().peakReservedBytes / 2 ** 30,
+      misses_per_step: missesPerStep,
+      held_per_step_gb: heldPerStep,
       cached_gb: memoryStats().cachedBytes / 2 ** 30,
     }),
   );
@@ -115,6 +135,11 @@ interface ChildResult {
   first_step_ms: number;
   peak_rss_gb: number;
   live_after_forward_gb: number;
+  peak_live_gb: number;
+  peak_reserved_gb: number;
+  misses_per_step: number[];
+  held_per_step_gb: number[];
+  cached_gb: number;
   load: [number, number];
 }
 
@@ -149,7 +174,7 @@ function compare(): void {
       console.log(
         `round ${r + 1} ${v.padEnd(3)}: step ${res.step_ms.map((t) => (t / 1000).toFixed(2)).join(', ')} s ` +
           `(CPU ${res.cpu_ms.map((t) => (t / 1000).toFixed(1)).join(', ')} s; forward ${res.forward_ms.map((t) => (t / 1000).toFixed(2)).join(', ')} s), ` +
-          `peak RSS ${res.peak_rss_gb.toFixed(2)} GB (live after forward ${res.live_after_forward_gb.toFixed(2)} GB), load ${res.load.map((l) => l.toFixed(1)).join(' -> ')}`,
+          `peak RSS ${res.peak_rss_gb.toFixed(2)} GB (live after forward ${res.live_after_forward_gb.toFixed(2)} GB, peak live ${res.peak_live_gb.toFixed(2)} GB, peak held ${res.peak_reserved_gb.toFixed(2)} GB, allocator misses per step ${res.misses_per_step.join(' ')}, held per step ${res.held_per_step_gb.map((g) => g.toFixed(2)).join(' ')} GB, cached at the end ${res.cached_gb.toFixed(2)} GB), load ${res.load.map((l) => l.toFixed(1)).join(' -> ')}`,
       );
     }
   const min = (v: string, f: (r: ChildResult) => number[]) =>

@@ -62,12 +62,17 @@ export interface NativeBinding {
   allocatorStats(): {
     cachedBytes: number;
     allocatedBytes: number;
+    /** the most bytes live at once since the last resetPeakStats */
+    peakAllocatedBytes: number;
+    /** the most bytes held from the system at once (live + cached) since the last resetPeakStats */
+    peakReservedBytes: number;
     limitBytes: number;
     hits: number;
     misses: number;
     liveHandles: number;
   };
   emptyCache(): void;
+  resetPeakStats(): void;
   opLookup(name: string, overload: string): number;
   opSchema(id: number): string;
   opCall(id: number, ...args: NativeArg[]): NativeResult;

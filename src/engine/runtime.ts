@@ -17,6 +17,10 @@ export function buildInfo(): { torchVersion: string; cuda: boolean; mkldnn: bool
 export function memoryStats(): ReturnType<typeof native.allocatorStats> {
   return native.allocatorStats();
 }
+/** Starts a new peak: peakAllocatedBytes becomes the bytes live now. */
+export function resetPeakMemoryStats(): void {
+  native.resetPeakStats();
+}
 export function emptyCache(): void {
   native.emptyCache();
 }
