@@ -154,11 +154,13 @@ struct Cache {
     return p;
   }
 
+  // Without MAP_NORESERVE: the kernel then refuses a request past what the machine can hold (ENOMEM,
+  // reported as out of memory) instead of granting it and killing the process when it is touched.
   char* MapFresh(size_t size) {
-    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
       trim_locked(0);  // out of memory: give the cache back and try once more
-      p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     }
     TORCH_CHECK(p != MAP_FAILED, "kneeseg allocator: out of memory allocating ", size, " bytes");
     return static_cast<char*>(p);
