@@ -31,11 +31,17 @@ static void Finalize(Napi::BasicEnv env, Handle* h) {
   delete h;
 }
 
+// Whether new handles report their bytes to V8 now. JavaScript turns it off while a scope is open:
+// a scope disposes what it made, and reporting every intermediate (views count their storage again)
+// made V8 run a full collection about every 64 MB, dozens per forward pass, to find nothing to free.
+// A tensor that leaves the outermost scope is reported then (ReportExternal).
+static thread_local bool g_report_external = true;  // per JavaScript thread (workers have their own scopes)
+
 Napi::Value WrapTensor(Napi::Env env, at::Tensor t) {
   if (!t.defined()) return env.Null();
   Handle* h = new Handle();
   h->tensor = std::move(t);
-  h->reported = ReportedBytes(h->tensor);
+  h->reported = g_report_external ? ReportedBytes(h->tensor) : 0;
   // V8 cannot see libtorch's memory; telling it keeps its GC honest when a handle is not disposed.
   if (h->reported) Napi::MemoryManagement::AdjustExternalMemory(env, h->reported);
   g_live_handles++;
@@ -149,6 +155,22 @@ Napi::Value Dispose(const Napi::CallbackInfo& info) {
   if (!info[0].IsExternal()) return info.Env().Undefined();
   Handle* h = info[0].As<Napi::External<Handle>>().Data();
   if (h && h->magic == kHandleMagic) ReleaseHandle(info.Env(), h);
+  return info.Env().Undefined();
+}
+
+Napi::Value SetExternalReporting(const Napi::CallbackInfo& info) {
+  bool prev = g_report_external;
+  g_report_external = info[0].ToBoolean();
+  return Napi::Boolean::New(info.Env(), prev);
+}
+
+// Reports a handle's bytes to V8 if it has not yet (a tensor leaving the outermost scope).
+Napi::Value ReportExternal(const Napi::CallbackInfo& info) {
+  Handle* h = UnwrapHandle(info[0], "reportExternal");
+  if (h->reported == 0) {
+    h->reported = ReportedBytes(h->tensor);
+    if (h->reported) Napi::MemoryManagement::AdjustExternalMemory(info.Env(), h->reported);
+  }
   return info.Env().Undefined();
 }
 
@@ -271,6 +293,8 @@ void InitTensor(Napi::Env env, Napi::Object exports) {
   exports.Set("dtype", Napi::Function::New(env, Dtype));
   exports.Set("device", Napi::Function::New(env, DeviceOf));
   exports.Set("dispose", Napi::Function::New(env, Dispose));
+  exports.Set("setExternalReporting", Napi::Function::New(env, SetExternalReporting));
+  exports.Set("reportExternal", Napi::Function::New(env, ReportExternal));
   exports.Set("requiresGrad", Napi::Function::New(env, RequiresGrad));
   exports.Set("enterInferenceMode", Napi::Function::New(env, EnterInferenceMode));
   exports.Set("exitInferenceMode", Napi::Function::New(env, ExitInferenceMode));

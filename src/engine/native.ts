@@ -72,6 +72,9 @@ export interface NativeBinding {
     liveHandles: number;
   };
   emptyCache(): void;
+  /** whether new handles report their bytes to V8 (off inside scopes); returns the previous setting */
+  setExternalReporting(on: boolean): boolean;
+  reportExternal(h: Handle): void;
   resetPeakStats(): void;
   opLookup(name: string, overload: string): number;
   opSchema(id: number): string;

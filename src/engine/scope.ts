@@ -6,12 +6,21 @@
  * belongs to it; when the scope's function returns, the tensors it created are disposed except those
  * it returns, which move to the enclosing scope. `keep()` takes a tensor out of scope tracking
  * (parameters, optimizer state, caches).
+ *
+ * While a scope is open, new tensors do not report their bytes to V8 (native/src/tensor.cc): the scope
+ * frees them, and reporting every intermediate made V8 collect garbage dozens of times per forward pass.
+ * A tensor that outlives the outermost scope (returned from it, or kept) reports them then, so that V8
+ * still weighs it if it is never disposed.
  */
+import { native } from './native.ts';
+
 export interface Disposable {
   dispose(): void;
   /** the scope that owns it, or null */
   _scope: Scope | null;
   readonly isDisposed: boolean;
+  /** called when it leaves scope tracking for good (kept, or returned from the outermost scope) */
+  _escape?(): void;
 }
 
 export class Scope {
@@ -36,6 +45,7 @@ export function track<T extends Disposable>(t: T): T {
 /** Removes `t` from scope tracking: it lives until disposed explicitly. */
 export function untrack(t: Disposable): void {
   t._scope = null;
+  t._escape?.();
 }
 
 function collect(value: unknown, out: Set<Disposable>, depth = 0): void {
@@ -57,16 +67,19 @@ function collect(value: unknown, out: Set<Disposable>, depth = 0): void {
 export function scope<T>(fn: () => T): T {
   const s = new Scope(current);
   current = s;
+  const reporting = s.parent === null ? native.setExternalReporting(false) : false;
   let result: T;
   try {
     result = fn();
     if (result instanceof Promise) throw new Error('scope(fn): fn must be synchronous');
   } catch (err) {
     current = s.parent;
+    if (s.parent === null) native.setExternalReporting(reporting);
     release(s, new Set());
     throw err;
   }
   current = s.parent;
+  if (s.parent === null) native.setExternalReporting(reporting);
   const keep = new Set<Disposable>();
   collect(result, keep);
   release(s, keep);
@@ -79,6 +92,7 @@ function release(s: Scope, keep: Set<Disposable>): void {
     if (keep.has(t)) {
       t._scope = s.parent;
       if (s.parent) s.parent.owned.push(t);
+      else t._escape?.();
     } else {
       t.dispose();
     }

@@ -119,6 +119,11 @@ export class Tensor implements Disposable {
     }
   }
 
+  /** Reports its bytes to V8 once it outlives every scope (scope.ts). */
+  _escape(): void {
+    if (this.#handle !== null) native.reportExternal(this.#handle);
+  }
+
   /** Takes this tensor out of scope tracking: it lives until `dispose()`. */
   keep(): this {
     untrack(this);

@@ -115,3 +115,45 @@ test('async functions are refused (their tensors would outlive the scope)', () =
   );
   assert.equal(live(), base);
 });
+
+const MiB = 2 ** 20;
+
+/** Full garbage collections V8 runs during `fn`. */
+async function majorCollections(fn: () => void): Promise<number> {
+  const { PerformanceObserver, constants } = await import('node:perf_hooks');
+  let major = 0;
+  const obs = new PerformanceObserver((list) => {
+    for (const e of list.getEntries())
+      if ((e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) major++;
+  });
+  obs.observe({ entryTypes: ['gc'] });
+  fn();
+  await new Promise((r) => setTimeout(r, 50)); // entries arrive asynchronously
+  obs.disconnect();
+  return major;
+}
+
+test('scoped work does not make V8 collect garbage; tensors that outlive every scope still weigh', async () => {
+  // each iteration makes 64 MiB tensors (and views of them); V8 is told about native memory only
+  // for tensors that outlive every scope, so that they still count if never disposed
+  const work = () => {
+    const a = E.zeros([16 * MiB]);
+    return [a.view(4, 4 * MiB).add(1), a.mul(2)];
+  };
+  const inScopes = await majorCollections(() => {
+    for (let i = 0; i < 40; i++) E.scope(() => E.scope(work)[0]!.sum().item());
+  });
+  const returned = await majorCollections(() => {
+    for (let i = 0; i < 40; i++) for (const t of E.scope(work)) t.dispose();
+  });
+  const kept = await majorCollections(() => {
+    for (let i = 0; i < 40; i++) for (const t of E.scope(() => work().map((t) => t.keep()))) t.dispose();
+  });
+  const outside = await majorCollections(() => {
+    for (let i = 0; i < 40; i++) for (const t of work()) t.dispose();
+  });
+  // reporting every 64 MiB intermediate made V8 run a full collection in most iterations
+  assert.ok(inScopes <= 2, `${inScopes} full collections in 40 scoped iterations`);
+  for (const [what, n] of Object.entries({ returned, kept, outside }))
+    assert.ok(n >= 10, `${what}: ${n} full collections: V8 was not told about the tensors`);
+});
