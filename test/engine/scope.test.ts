@@ -124,7 +124,10 @@ async function majorCollections(fn: () => void): Promise<number> {
   let major = 0;
   const obs = new PerformanceObserver((list) => {
     for (const e of list.getEntries())
-      if ((e.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MAJOR) major++;
+      if (
+        (e as unknown as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MAJOR
+      )
+        major++;
   });
   obs.observe({ entryTypes: ['gc'] });
   fn();
