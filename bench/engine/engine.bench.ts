@@ -7,8 +7,8 @@
  *
  * Both sides use 2 threads (libtorch intra-op and OpenBLAS). PyTorch gets its best settings: glibc
  * malloc tunables that keep freed memory for reuse (FACTS.md), torch.set_num_threads, and
- * zero_grad(set_to_none=True); both run under the OpenMP wait policy the engine sets (PASSIVE unless
- * OMP_WAIT_POLICY says otherwise). Our side runs with its caching allocator and nothing tuned. Two
+ * zero_grad(set_to_none=True); both run under the OpenMP waiting the engine sets (a short spin,
+ * GOMP_SPINCOUNT=3000, unless OMP_WAIT_POLICY or GOMP_SPINCOUNT says otherwise). Our side runs with its caching allocator and nothing tuned. Two
  * rounds alternate PyTorch and ours (the machine's load drifts); each figure is the median of all timed
  * runs after warm-up, and the ratio of the minima is printed too. Prints a table with each ratio
  * ours / PyTorch and writes bench/engine/results.json. bench/ measures; it never asserts.
@@ -171,13 +171,9 @@ interface PyOut {
 function pytorch(): PyOut {
   const r = spawnSync(PYTHON, [REF, JSON.stringify(CONFIG)], {
     encoding: 'utf8',
-    // OMP_WAIT_POLICY: the engine sets PASSIVE on load unless told otherwise (src/engine/native.ts);
-    // PyTorch runs under the same policy so both sides wait for OpenMP work the same way
-    env: {
-      ...process.env,
-      ...pytorchEnv(THREADS),
-      OMP_WAIT_POLICY: process.env.OMP_WAIT_POLICY ?? '',
-    },
+    // the engine sets GOMP_SPINCOUNT on load unless told otherwise (src/engine/native.ts); PyTorch
+    // inherits it (and any OMP_WAIT_POLICY) so both sides wait for OpenMP work the same way
+    env: { ...process.env, ...pytorchEnv(THREADS) },
     maxBuffer: 1 << 24,
   });
   if (r.status !== 0)
@@ -289,6 +285,7 @@ async function main(): Promise<void> {
       threads: { ours: E.getNumThreads(), pytorch: py.threads },
       pytorchSettings: { GLIBC_TUNABLES, OPENBLAS_NUM_THREADS: THREADS, zeroGradSetToNone: true },
       ompWaitPolicy: process.env.OMP_WAIT_POLICY ?? 'default',
+      gompSpincount: process.env.GOMP_SPINCOUNT ?? 'default',
       loadAverage: [load0, load1],
       config: CONFIG,
       unetParams: { ours: me.unetParams, pytorch: py.unetParams },
