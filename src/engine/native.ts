@@ -102,7 +102,7 @@ function load(): NativeBinding {
   process.env.OPENBLAS_NUM_THREADS ??= String(threads);
   // How long an idle OpenMP thread spins before it sleeps. Spinning without end (OMP_WAIT_POLICY=ACTIVE)
   // cost 5x on a busy machine (a U-Net step 10 s instead of 2 s with other processes running), and
-  // libgomp's default spins about a millisecond; sleeping at once (PASSIVE) makes every op wake its
+  // libgomp's default spins 300,000 rounds; sleeping at once (PASSIVE) makes every op wake its
   // threads again. A short spin (3,000 rounds, tens of microseconds) bridges the gap between two ops:
   // 2 threads, paired runs, MedT inference 349 against 390 ms per slice (median of five, four of five
   // faster), U-Net predict 6.3-6.6 against 7.0-7.3 s per scan; with another process on a core, no worse.

@@ -17,7 +17,7 @@ export function buildInfo(): { torchVersion: string; cuda: boolean; mkldnn: bool
 export function memoryStats(): ReturnType<typeof native.allocatorStats> {
   return native.allocatorStats();
 }
-/** Starts a new peak: peakAllocatedBytes becomes the bytes live now. */
+/** Starts new peaks: peakAllocatedBytes and peakReservedBytes become the bytes live and held now. */
 export function resetPeakMemoryStats(): void {
   native.resetPeakStats();
 }
