@@ -116,11 +116,13 @@ function runChild(variant: string): void {
       peak_rss_gb: (process.resourceUsage().maxRSS * 1024) / 2 ** 30,
       /** tensors alive at the end of the forward (what backward needs): a floor under the peak */
       live_after_forward_gb: liveAfterForward / 2 ** 30,
-      /** the most bytes in live tensors at once (the caching allocator's count): RSS less the cache */
+      /** the most bytes in live tensors at once during the last step (the caching allocator's count) */
       peak_live_gb: memoryStats().peakAllocatedBytes / 2 ** 30,
-      /** the most bytes the allocator held (live + cached free blocks): RSS less the process's own */
+      /** the most bytes the allocator held (live + cached free blocks) during the last step */
       peak_reserved_gb: memoryStats().peakReservedBytes / 2 ** 30,
+      /** requests that needed new memory from the system, per step (step 0 first): 0 once it is warm */
       misses_per_step: missesPerStep,
+      /** the most bytes held during each step (step 0 first): peak RSS is this plus the process's own */
       held_per_step_gb: heldPerStep,
       cached_gb: memoryStats().cachedBytes / 2 ** 30,
     }),
@@ -174,7 +176,7 @@ function compare(): void {
       console.log(
         `round ${r + 1} ${v.padEnd(3)}: step ${res.step_ms.map((t) => (t / 1000).toFixed(2)).join(', ')} s ` +
           `(CPU ${res.cpu_ms.map((t) => (t / 1000).toFixed(1)).join(', ')} s; forward ${res.forward_ms.map((t) => (t / 1000).toFixed(2)).join(', ')} s), ` +
-          `peak RSS ${res.peak_rss_gb.toFixed(2)} GB (live after forward ${res.live_after_forward_gb.toFixed(2)} GB, peak live ${res.peak_live_gb.toFixed(2)} GB, peak held ${res.peak_reserved_gb.toFixed(2)} GB, allocator misses per step ${res.misses_per_step.join(' ')}, held per step ${res.held_per_step_gb.map((g) => g.toFixed(2)).join(' ')} GB, cached at the end ${res.cached_gb.toFixed(2)} GB), load ${res.load.map((l) => l.toFixed(1)).join(' -> ')}`,
+          `peak RSS ${res.peak_rss_gb.toFixed(2)} GB (live after forward ${res.live_after_forward_gb.toFixed(2)} GB, last step's peak live ${res.peak_live_gb.toFixed(2)} GB and held ${res.peak_reserved_gb.toFixed(2)} GB, allocator misses per step ${res.misses_per_step.join(' ')}, held per step ${res.held_per_step_gb.map((g) => g.toFixed(2)).join(' ')} GB, cached at the end ${res.cached_gb.toFixed(2)} GB), load ${res.load.map((l) => l.toFixed(1)).join(' -> ')}`,
       );
     }
   const min = (v: string, f: (r: ChildResult) => number[]) =>
