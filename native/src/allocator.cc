@@ -19,7 +19,7 @@
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 
-#include <sys/mman.h>
+#include <sys/mman.h>  // mmap, munmap; mremap on Linux (_GNU_SOURCE, which g++ defines)
 
 #include <algorithm>
 #include <cerrno>
@@ -170,7 +170,9 @@ struct Cache {
   // neighbours may span several kernel mappings, which one mremap cannot move: then in halves. A range
   // that cannot move at all is unmapped, and dst keeps fresh pages there.
   static void MovePages(char* src, size_t n, char* dst) {
+#ifdef MREMAP_FIXED  // Linux; elsewhere the pages go back and dst faults fresh ones
     if (mremap(src, n, n, MREMAP_MAYMOVE | MREMAP_FIXED, dst) != MAP_FAILED) return;
+#endif
     if (errno == EFAULT && n > kLargeRound) {
       size_t half = std::max(kLargeRound, n / 2 / kLargeRound * kLargeRound);
       MovePages(src, half, dst);
