@@ -20,6 +20,8 @@ export interface DoctorReport {
   mkldnn: boolean;
   threads: number;
   openblasThreads: string;
+  /** how idle OpenMP threads wait between ops, as the engine set it up (src/engine/native.ts) */
+  openmpWait: string;
   device: string;
   cuda: boolean;
   allocator: { kind: string; limitBytes: number; cachedBytes: number; allocatedBytes: number };
@@ -27,6 +29,14 @@ export interface DoctorReport {
 }
 
 type Engine = typeof import('../engine/index.ts');
+
+/** The OpenMP waiting in effect: the user's OMP_WAIT_POLICY / GOMP_SPINCOUNT, or the engine's spin. */
+export function openmpWait(env: NodeJS.ProcessEnv = process.env): string {
+  const spin = env.GOMP_SPINCOUNT;
+  if (env.OMP_WAIT_POLICY)
+    return `OMP_WAIT_POLICY=${env.OMP_WAIT_POLICY}${spin ? `, GOMP_SPINCOUNT=${spin}` : ''}`;
+  return spin ? `spin ${spin} rounds, then sleep` : "libgomp's default";
+}
 
 /** Runs the benchmark convolution (no grad) repeatedly for about `seconds`; at least 3 timed convs. */
 export function convThroughput(E: Engine, seconds: number): DoctorReport['conv'] {
@@ -69,6 +79,7 @@ export async function doctorReport(seconds = 1): Promise<DoctorReport> {
     mkldnn: info.mkldnn,
     threads: E.getNumThreads(),
     openblasThreads: process.env.OPENBLAS_NUM_THREADS ?? 'default',
+    openmpWait: openmpWait(),
     device: 'cpu',
     cuda: info.cuda,
     allocator: {
@@ -92,6 +103,7 @@ export function formatDoctor(r: DoctorReport, version: string): string {
     `node       ${r.node}`,
     `libtorch   ${r.libtorch} (parallel backend ${r.parallelBackend}, oneDNN ${r.mkldnn ? 'yes' : 'no'})`,
     `threads    ${r.threads} (libtorch intra-op; OpenBLAS ${r.openblasThreads}; set KNEESEG_THREADS to change)`,
+    `openmp     idle threads: ${r.openmpWait} (OMP_WAIT_POLICY=PASSIVE sleeps at once, for a busy shared machine)`,
     `device     ${r.device} (cuda ${r.cuda ? 'available' : 'not available in this libtorch build'})`,
     `allocator  ${r.allocator.kind}, cache limit ${mib(r.allocator.limitBytes)} (KNEESEG_CPU_CACHE_MB), ` +
       `cached ${mib(r.allocator.cachedBytes)}, in use ${mib(r.allocator.allocatedBytes)}`,

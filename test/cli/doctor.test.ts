@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { convFlops, DOCTOR_CONV, type DoctorReport } from '../../src/cli/doctor.ts';
+import { convFlops, DOCTOR_CONV, openmpWait, type DoctorReport } from '../../src/cli/doctor.ts';
 import { kneeseg } from '../helpers/cli.ts';
 
 test('convFlops counts 2 * N * Cout * H * W * Cin * k^2', () => {
@@ -17,6 +17,9 @@ test('kneeseg doctor prints Node, libtorch, threads, device, allocator and a con
   assert.match(r.stdout, new RegExp(`^node\\s+${process.version.replace(/\./g, '\\.')}$`, 'm'));
   assert.match(r.stdout, /^libtorch\s+1\.13\.\d/m);
   assert.match(r.stdout, /^threads\s+\d+ \(/m);
+  // the engine's short OpenMP spin (src/engine/native.ts), unless the environment chose otherwise
+  if (process.env.OMP_WAIT_POLICY === undefined)
+    assert.match(r.stdout, /^openmp\s+idle threads: spin 3000 rounds, then sleep/m);
   assert.match(r.stdout, /^device\s+cpu \(cuda (available|not available)/m);
   assert.match(r.stdout, /^allocator\s+kneeseg caching CPU allocator, cache limit \d+\.\d MiB/m);
   const m = /^conv\s+3x3 N=4 64->64 144x120: (\d+) convs in ([\d.]+) s = ([\d.]+) GFLOP\/s$/m.exec(r.stdout);
@@ -47,6 +50,26 @@ test('kneeseg doctor --json gives the same facts as data; a bad --seconds is ref
   const bad = await kneeseg('doctor', '--seconds', 'x');
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /--seconds must be a positive number/);
+});
+
+test('doctor names the OpenMP waiting a user chose: the policy and spin count as set', () => {
+  assert.equal(openmpWait({}), "libgomp's default");
+  assert.equal(openmpWait({ GOMP_SPINCOUNT: '3000' }), 'spin 3000 rounds, then sleep');
+  assert.equal(openmpWait({ OMP_WAIT_POLICY: 'PASSIVE' }), 'OMP_WAIT_POLICY=PASSIVE');
+  assert.equal(
+    openmpWait({ OMP_WAIT_POLICY: 'active', GOMP_SPINCOUNT: '100' }),
+    'OMP_WAIT_POLICY=active, GOMP_SPINCOUNT=100',
+  );
+  // a process started with OMP_WAIT_POLICY keeps it: the engine adds no spin count of its own
+  const bin = fileURLToPath(new URL('../../bin/kneeseg.js', import.meta.url));
+  const env: NodeJS.ProcessEnv = { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' };
+  delete env.GOMP_SPINCOUNT;
+  const r = spawnSync(process.execPath, [bin, 'doctor', '--seconds', '0.05', '--json'], {
+    encoding: 'utf8',
+    env,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal((JSON.parse(r.stdout) as DoctorReport).openmpWait, 'OMP_WAIT_POLICY=PASSIVE');
 });
 
 test('kneeseg --version prints the package version (as a separate process)', () => {
