@@ -90,7 +90,14 @@ test('use after dispose raises; dispose twice is harmless', () => {
   assert.throws(() => native.shape({} as Parameters<typeof native.shape>[0]), /expected a tensor/);
 });
 
+// A full garbage collection on demand, so the finalizer tests do not depend on when V8 collects.
+v8.setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+
 test('after many errors the engine still works and failed calls leak no handles', () => {
+  // earlier tests' unreferenced tensors would otherwise be finalized whenever V8 next collects,
+  // perhaps in the middle of this count
+  gc();
   const base = live();
   E.scope(() => {
     const a = E.ones([2, 3]);
@@ -101,10 +108,6 @@ test('after many errors the engine still works and failed calls leak no handles'
   });
   assert.equal(live(), base);
 });
-
-// A full garbage collection on demand, so the finalizer tests do not depend on when V8 collects.
-v8.setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 
 test('disposed handles leave nothing behind in a loop that never yields to the event loop', () => {
   const x = E.ones([1]);
