@@ -172,13 +172,13 @@ struct Cache {
   static void MovePages(char* src, size_t n, char* dst) {
 #ifdef MREMAP_FIXED  // Linux; elsewhere the pages go back and dst faults fresh ones
     if (mremap(src, n, n, MREMAP_MAYMOVE | MREMAP_FIXED, dst) != MAP_FAILED) return;
-#endif
     if (errno == EFAULT && n > kLargeRound) {
       size_t half = std::max(kLargeRound, n / 2 / kLargeRound * kLargeRound);
       MovePages(src, half, dst);
       MovePages(src + half, n - half, dst + half);
       return;
     }
+#endif
     munmap(src, n);
   }
 };

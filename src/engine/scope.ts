@@ -67,19 +67,20 @@ function collect(value: unknown, out: Set<Disposable>, depth = 0): void {
 export function scope<T>(fn: () => T): T {
   const s = new Scope(current);
   current = s;
-  const reporting = s.parent === null ? native.setExternalReporting(false) : false;
+  const outermost = s.parent === null;
+  const reporting = outermost ? native.setExternalReporting(false) : false;
   let result: T;
   try {
     result = fn();
     if (result instanceof Promise) throw new Error('scope(fn): fn must be synchronous');
   } catch (err) {
     current = s.parent;
-    if (s.parent === null) native.setExternalReporting(reporting);
     release(s, new Set());
     throw err;
+  } finally {
+    if (outermost) native.setExternalReporting(reporting);
   }
   current = s.parent;
-  if (s.parent === null) native.setExternalReporting(reporting);
   const keep = new Set<Disposable>();
   collect(result, keep);
   release(s, keep);
